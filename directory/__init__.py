@@ -1,0 +1,1 @@
+"""User directory: reading user-import CSV files, phone numbers and nickname search keys."""

@@ -1,0 +1,1 @@
+"""Faust application, settings and command line of user-insights."""

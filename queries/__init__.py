@@ -1,0 +1,1 @@
+"""Read-side queries over the ClickHouse tables, shared by the HTTP API and the command line."""
