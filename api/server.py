@@ -105,6 +105,21 @@ def user_id_from(request: web.Request) -> str:
     return user_id
 
 
+def int_param(request: web.Request, name: str, *, default: int, minimum: int, maximum: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"{name}={raw!r} is not a whole number") from None
+    if not minimum <= value <= maximum:
+        raise ApiError(
+            400, "invalid_parameter", f"{name}={value} is out of range; use {minimum} to {maximum}"
+        )
+    return value
+
+
 def date_param(request: web.Request, name: str) -> date | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
@@ -117,7 +132,7 @@ def date_param(request: web.Request, name: str) -> date | None:
         ) from None
 
 
-async def _run_query(request: web.Request, query: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+async def run_query(request: web.Request, query: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     settings = request.app[SETTINGS_KEY]
     pool = request.app[POOL_KEY]
     return await asyncio.wait_for(pool.run(query, *args, **kw), timeout=settings.query_timeout_s)
@@ -125,7 +140,7 @@ async def _run_query(request: web.Request, query: Callable[..., Any], *args: Any
 
 async def user_stats(request: web.Request) -> web.Response:
     user_id = user_id_from(request)
-    stats = await _run_query(
+    stats = await run_query(
         request,
         fetch_user_stats,
         user_id,
@@ -137,12 +152,12 @@ async def user_stats(request: web.Request) -> web.Response:
 
 async def user_events(request: web.Request) -> web.Response:
     user_id = user_id_from(request)
-    events = await _run_query(request, fetch_user_events, user_id)
+    events = await run_query(request, fetch_user_events, user_id)
     return json_response({"user_id": user_id, "events": events})
 
 
 async def grand_totals(request: web.Request) -> web.Response:
-    totals = await _run_query(request, fetch_grand_totals)
+    totals = await run_query(request, fetch_grand_totals)
     return json_response({"unique_messages_by_event": totals})
 
 
@@ -161,13 +176,16 @@ def create_api(settings: Settings, pool: QueryPool, readiness: ReadinessCheck) -
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app = web.Application(
         middlewares=[errors_middleware, token_middleware(token)],
-        client_max_size=64 * 1024 * 1024,
+        client_max_size=settings.max_upload_bytes + 1024 * 1024,
     )
     app[POOL_KEY] = pool
     app[SETTINGS_KEY] = settings
     app[READINESS_KEY] = readiness
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    from api.directory_routes import add_directory_routes
+
+    add_directory_routes(app)
     app.router.add_get("/api/v1/users/{user_id}/stats", user_stats)
     app.router.add_get("/api/v1/users/{user_id}/events", user_events)
     app.router.add_get("/api/v1/totals", grand_totals)

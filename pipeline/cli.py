@@ -84,6 +84,31 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, users=args.users, seed=args.seed, timeout_s=args.timeout_s)
 
 
+def _cmd_import_users(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.directory_cli import import_users_file, render_import, write_error_report
+
+    report = import_users_file(settings, Path(args.file), partial=args.partial)
+    if args.report:
+        write_error_report(Path(args.report), report)
+    if args.json:
+        print(orjson.dumps(report).decode())
+    else:
+        print(render_import(report, show_phone=args.show_phone))
+    return 0 if report["imported"] else 1
+
+
+def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.directory_cli import find_users, mask_results, render_search
+
+    page = find_users(settings, args.query, limit=args.limit, offset=args.offset)
+    results = mask_results(page, show_phone=args.show_phone)
+    if args.json:
+        print(orjson.dumps(results).decode())
+    else:
+        print(render_search(args.query, page, results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="user-insights",
@@ -107,6 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--since", help="first day to count, YYYY-MM-DD (UTC)")
     stats.add_argument("--until", help="last day to count, YYYY-MM-DD (UTC)")
 
+    imports = sub.add_parser("import-users", help="import users from a CSV file")
+    imports.add_argument("file", help="CSV with user_id and phone_number columns (nickname optional)")
+    imports.add_argument(
+        "--partial", action="store_true", help="import the valid rows even if some are invalid"
+    )
+    imports.add_argument("--report", help="write the row errors to this CSV file")
+    imports.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    imports.add_argument(
+        "--show-phone", action="store_true", help="show phone numbers in errors unmasked"
+    )
+
+    search = sub.add_parser("search", help="find users by user ID or nickname")
+    search.add_argument("query")
+    search.add_argument("--json", action="store_true", help="print a JSON list of users")
+    search.add_argument("--show-phone", action="store_true", help="show full phone numbers")
+    search.add_argument("--limit", type=int, default=20, help="results per page")
+    search.add_argument("--offset", type=int, default=0, help="results to skip")
+
     demo = sub.add_parser("demo", help="stream a realistic demo through the pipeline")
     demo.add_argument("--users", type=int, default=3000, help="number of demo users")
     demo.add_argument("--seed", type=int, default=20261204, help="random seed of the stream")
@@ -123,6 +166,8 @@ COMMANDS: dict[str, Command] = {
     "create-topics": _cmd_create_topics,
     "stats": _cmd_stats,
     "demo": _cmd_demo,
+    "import-users": _cmd_import_users,
+    "search": _cmd_search,
 }
 
 

@@ -18,6 +18,7 @@ import orjson
 from pipeline.errors import NotFoundError, StorageError, UserInsightsError
 from pipeline.settings import Settings
 from queries.pool import QueryPool
+from sinks.clickhouse import create_schema
 from queries.stats import fetch_user_stats
 from schemas.events import check_user_id
 from schemas.insights import UserStats
@@ -79,7 +80,7 @@ def open_local_pool(settings: Settings) -> QueryPool:
         query_timeout_s=settings.query_timeout_s,
     )
     try:
-        pool.call(lambda client, database: client.command("SELECT 1"))
+        pool.call(create_schema)
     except StorageError as exc:
         raise StorageError(
             f"{exc}. If a worker runs with another USER_INSIGHTS_HTTP_PORT, set the same port "

@@ -84,6 +84,19 @@ class Settings(BaseSettings):
         None, description="Bearer token required by the HTTP API; unset binds to loopback only."
     )
 
+    api_phone_token: SecretStr | None = Field(
+        None,
+        description="Token a caller must present to see full phone numbers; unset allows any "
+        "authorized caller that asks with show_phone=true.",
+    )
+    max_upload_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Largest accepted CSV upload, in bytes."
+    )
+    max_page_size: int = Field(200, ge=1, description="Largest page size of list endpoints.")
+    import_timeout_s: float = Field(
+        300.0, gt=0, description="Time limit of one CSV import, in seconds."
+    )
+
     # Logging
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level."

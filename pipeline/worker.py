@@ -6,12 +6,16 @@ import asyncio
 import logging
 import socket
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 import mode
 
 from agents.notification_events import NotificationEventsAgent
+from agents.user_profiles import UserProfilesAgent
+from directory.store import write_profile_changes
 from api.server import ApiServer, create_api
 from pipeline.settings import Settings
 from pipeline.topics import ensure_topics
@@ -64,6 +68,8 @@ class Worker:
     app: faust.App
     sink: EventSink
     agent: NotificationEventsAgent
+    profiles_sink: EventSink
+    profiles_agent: UserProfilesAgent
     pool: QueryPool
     api: ApiServer
     broker_reachable: bool = True
@@ -71,7 +77,7 @@ class Worker:
     def readiness(self) -> dict[str, bool]:
         """Return the readiness checks; the worker is ready when all are true."""
         return {
-            "storage_accepts_writes": self.sink.storage_ok,
+            "storage_accepts_writes": self.sink.storage_ok and self.profiles_sink.storage_ok,
             "broker_reachable": self.broker_reachable,
             "tables_recovered": not getattr(self.app, "in_recovery", False),
             "not_rebalancing": not self.app.rebalancing,
@@ -94,21 +100,37 @@ def build_worker(settings: Settings) -> Worker:
     create_schema(client, settings.clickhouse_database)
     writer = EventWriter(client, settings.clickhouse_database)
 
-    sink = EventSink(
-        lambda rows, token: writer.insert(rows, token=token),
+    sink = _new_sink(settings, lambda rows, token: writer.insert(rows, token=token))
+
+    # The profiles sink writes from its own thread, so it gets its own client.
+    profiles_client = connect(dsn, query_timeout_s=settings.query_timeout_s)
+    database = settings.clickhouse_database
+    profiles_sink = _new_sink(
+        settings,
+        lambda changes, token: write_profile_changes(profiles_client, database, changes, token),
+    )
+
+    app = create_faust_app(settings)
+    agent = NotificationEventsAgent(app, settings, sink)
+    profiles_agent = UserProfilesAgent(app, settings, profiles_sink)
+    pool = QueryPool(dsn, database, query_timeout_s=settings.query_timeout_s)
+
+    worker = Worker(
+        settings, app, sink, agent, profiles_sink, profiles_agent, pool, api=None  # type: ignore[arg-type]
+    )
+    worker.api = ApiServer(settings, create_api(settings, pool, worker.readiness))
+    _connect_signals(worker)
+    return worker
+
+
+def _new_sink(settings: Settings, write_batch: Callable[[Sequence[Any], str], None]) -> EventSink:
+    return EventSink(
+        write_batch,
         batch_max_rows=settings.sink_batch_max_rows,
         flush_interval_s=settings.sink_flush_interval_s,
         retry_initial_s=settings.sink_retry_initial_s,
         retry_max_s=settings.sink_retry_max_s,
     )
-    app = create_faust_app(settings)
-    agent = NotificationEventsAgent(app, settings, sink)
-    pool = QueryPool(dsn, settings.clickhouse_database, query_timeout_s=settings.query_timeout_s)
-
-    worker = Worker(settings, app, sink, agent, pool, api=None)  # type: ignore[arg-type]
-    worker.api = ApiServer(settings, create_api(settings, pool, worker.readiness))
-    _connect_signals(worker)
-    return worker
 
 
 def _connect_signals(worker: Worker) -> None:
@@ -119,20 +141,22 @@ def _connect_signals(worker: Worker) -> None:
         # Store and ack what the revoked partitions produced, so the next owner starts
         # after it instead of reprocessing it.
         await worker.sink.flush()
+        await worker.profiles_sink.flush()
 
     @app.on_before_shutdown.connect
     async def flush_before_shutdown(app: faust.App, **kwargs: object) -> None:
         # Runs after the fetcher stopped and before the consumer's final commit.
         started_s = time.monotonic()
-        try:
-            await worker.sink.close()
-        except Exception:
-            log.exception(
-                "Final flush failed; buffered records stay uncommitted and are read again "
-                "at the next start records=%d",
-                worker.sink.buffered_records,
-            )
-            return
+        for name, sink in (("events", worker.sink), ("profiles", worker.profiles_sink)):
+            try:
+                await sink.close()
+            except Exception:
+                log.exception(
+                    "Final flush failed; buffered records stay uncommitted and are read "
+                    "again at the next start sink=%s records=%d",
+                    name,
+                    sink.buffered_records,
+                )
         log.info("Final flush done elapsed_s=%.2f", time.monotonic() - started_s)
 
 

@@ -13,6 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from pipeline.errors import StorageError
 
 from sinks.clickhouse import connect
 
@@ -37,8 +40,15 @@ class QueryPool:
         return client
 
     def call(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `query(client, database, *args, **kwargs)` in the calling thread."""
-        return query(self._client(), self.database, *args, **kwargs)
+        """Run `query(client, database, *args, **kwargs)` in the calling thread.
+
+        ClickHouse errors are raised as StorageError naming the query function.
+        """
+        try:
+            return query(self._client(), self.database, *args, **kwargs)
+        except ClickHouseError as exc:
+            name = getattr(query, "__name__", "query")
+            raise StorageError(f"{name} failed in ClickHouse: {exc}") from exc
 
     async def run(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `query(client, database, *args, **kwargs)` in a pool thread."""

@@ -90,7 +90,7 @@ def create_schema(client: Client, database: str) -> None:
             first_line = statement.splitlines()[0]
             raise StorageError(f"schema statement failed ({first_line}): {exc}") from exc
 
-    log.info("ClickHouse schema is ready database=%s", database)
+    log.debug("ClickHouse schema is ready database=%s", database)
 
 
 def _ms_to_datetime(value_ms: int) -> datetime:

@@ -24,13 +24,13 @@ from pipeline.errors import StorageError
 
 log = logging.getLogger(__name__)
 
-WriteBatch = Callable[[Sequence[tuple[Any, ...]], str], None]
+WriteBatch = Callable[[Sequence[Any], str], None]
 AckRecord = Callable[[Any], Awaitable[Any]]
 
 
 @dataclass
 class _Batch:
-    rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    rows: dict[str, Any] = field(default_factory=dict)
     records: list[Any] = field(default_factory=list)
     deliveries: list[Awaitable[Any]] = field(default_factory=list)
     opened_at_s: float = 0.0
@@ -84,7 +84,11 @@ class EventSink:
     def buffered_records(self) -> int:
         return len(self._batch)
 
-    async def add_row(self, key: str, row: tuple[Any, ...], record: Any) -> None:
+    def buffered_row(self, key: str) -> Any:
+        """Return the row buffered for `key` in the open batch, or None."""
+        return self._batch.rows.get(key)
+
+    async def add_row(self, key: str, row: Any, record: Any) -> None:
         """Buffer the latest snapshot row for `key`; waits while a full batch is written."""
         batch = self._open_batch()
         batch.rows[key] = row
