@@ -12,6 +12,7 @@ from api.server import (
     POOL_KEY,
     SETTINGS_KEY,
     ApiError,
+    bool_param,
     int_param,
     json_response,
     run_query,
@@ -19,14 +20,16 @@ from api.server import (
 )
 from directory.csv_reader import CsvFileError
 from directory.phones import mask_phone_number
+from directory.deletion import delete_user
 from directory.store import fetch_users, import_users_csv
 from queries.stats import fetch_user_stats
 from queries.users import MAX_QUERY_LENGTH, search_users
+from schemas.api import ImportResult, SearchPage, UserDeleted, UserProfile
 
 
 def reveal_phones(request: web.Request) -> bool:
     """Return whether full phone numbers may be shown for this request."""
-    if request.query.get("show_phone", "").lower() not in ("1", "true", "yes"):
+    if not bool_param(request, "show_phone"):
         return False
 
     phone_token = request.app[SETTINGS_KEY].api_phone_token
@@ -92,7 +95,7 @@ def _too_large(size: int, limit: int) -> ApiError:
 
 
 async def import_users(request: web.Request) -> web.Response:
-    partial = request.query.get("partial", "").lower() in ("1", "true", "yes")
+    partial = bool_param(request, "partial")
     data = await read_upload(request)
     settings = request.app[SETTINGS_KEY]
     pool = request.app[POOL_KEY]
@@ -104,7 +107,7 @@ async def import_users(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_csv", str(exc)) from exc
 
     status = 200 if report.imported else 422
-    return json_response(report.to_json(), status=status)
+    return json_response(ImportResult.model_validate(report.to_json()), status=status)
 
 
 async def search(request: web.Request) -> web.Response:
@@ -113,14 +116,15 @@ async def search(request: web.Request) -> web.Response:
         raise ApiError(
             400, "invalid_parameter", f"q has {len(query)} characters; use at most {MAX_QUERY_LENGTH}"
         )
-    limit = int_param(request, "limit", default=20, minimum=1, maximum=request.app[SETTINGS_KEY].max_page_size)
+    max_page = request.app[SETTINGS_KEY].max_page_size
+    limit = int_param(request, "limit", default=min(20, max_page), minimum=1, maximum=max_page)
     offset = int_param(request, "offset", default=0, minimum=0, maximum=1_000_000)
     reveal = reveal_phones(request)
 
     page = await run_query(request, search_users, query, limit=limit, offset=offset)
     for result in page["results"]:
         result["phone_number"] = shown_phone(result["phone_number"], reveal)
-    return json_response({"query": query, "limit": limit, "offset": offset, **page})
+    return json_response(SearchPage(query=query, limit=limit, offset=offset, **page))
 
 
 async def user_profile(request: web.Request) -> web.Response:
@@ -134,17 +138,20 @@ async def user_profile(request: web.Request) -> web.Response:
         raise ApiError(404, "user_not_found", f"user {user_id!r} has no profile and no events")
 
     return json_response(
-        {
-            "user_id": user_id,
-            "nickname": (profile.nickname or None) if profile else None,
-            "phone_number": shown_phone(profile.phone_number if profile else None, reveal),
-            "has_profile": profile is not None,
-            "stats": stats.model_dump(mode="json"),
-        }
+        UserProfile(
+            user_id=user_id,
+            nickname=(profile.nickname or None) if profile else None,
+            phone_number=shown_phone(profile.phone_number if profile else None, reveal),
+            has_profile=profile is not None,
+            stats=stats,
+        )
     )
 
 
-def add_directory_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/users/import", import_users)
-    app.router.add_get("/api/v1/users/search", search)
-    app.router.add_get("/api/v1/users/{user_id}", user_profile)
+
+
+async def delete_user_route(request: web.Request) -> web.Response:
+    user_id = user_id_from(request)
+    cluster = request.app[SETTINGS_KEY].clickhouse_cluster
+    await run_query(request, delete_user, user_id, cluster=cluster)
+    return json_response(UserDeleted(user_id=user_id, deleted=True))

@@ -1,4 +1,4 @@
-"""The aiohttp application: routes, token check, JSON errors, and a start/stop runner."""
+"""The aiohttp application: middlewares, request helpers, the route table and a runner."""
 
 from __future__ import annotations
 
@@ -7,18 +7,17 @@ import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
 from aiohttp import web
 from clickhouse_connect.driver.exceptions import ClickHouseError
+from pydantic import BaseModel
 
 from pipeline.errors import StorageError
 from pipeline.settings import Settings
 from queries.pool import QueryPool
-from queries.events import fetch_user_events
-from queries.stats import fetch_grand_totals, fetch_user_stats
 from schemas.events import USER_ID_PATTERN
 
 log = logging.getLogger(__name__)
@@ -29,7 +28,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _USER_ID = re.compile(USER_ID_PATTERN)
 POOL_KEY = web.AppKey("pool", QueryPool)
 SETTINGS_KEY = web.AppKey("settings", Settings)
-READINESS_KEY = web.AppKey("readiness", Callable)  # type: ignore[type-abstract]
+READINESS_KEY = web.AppKey("readiness", object)
+OPENAPI_KEY = web.AppKey("openapi", dict)
 
 
 class ApiError(Exception):
@@ -43,9 +43,8 @@ class ApiError(Exception):
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(data), status=status, content_type="application/json"
-    )
+    body = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
 def _error_response(status: int, code: str, message: str) -> web.Response:
@@ -61,9 +60,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _error_response(exc.status, exc.code, exc.message)
     except web.HTTPException as exc:
         if exc.status >= 400:
-            return _error_response(exc.status, f"http_{exc.status}", exc.reason)
+            code = "not_found" if exc.status == 404 else f"http_{exc.status}"
+            return _error_response(exc.status, code, f"{exc.reason}: {request.method} {request.path}")
         raise
     except TimeoutError:
+        log.warning("Query timed out path=%s", request.path)
         return _error_response(
             503, "query_timeout", "the query timed out; narrow the time range or retry later"
         )
@@ -82,7 +83,7 @@ def token_middleware(token: str | None) -> Any:
 
         header = request.headers.get("Authorization", "")
         scheme, _, presented = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(presented, token):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token.encode()):
             raise ApiError(
                 401,
                 "unauthorized",
@@ -96,7 +97,7 @@ def token_middleware(token: str | None) -> Any:
 
 def user_id_from(request: web.Request) -> str:
     user_id = request.match_info["user_id"]
-    if not _USER_ID.match(user_id):
+    if not _USER_ID.fullmatch(user_id):
         raise ApiError(
             400,
             "invalid_user_id",
@@ -120,59 +121,64 @@ def int_param(request: web.Request, name: str, *, default: int, minimum: int, ma
     return value
 
 
-def date_param(request: web.Request, name: str) -> date | None:
+def time_param(request: web.Request, name: str, *, end_of_day: bool = False) -> datetime | None:
+    """Parse an RFC 3339 time or a date (UTC midnight; with `end_of_day`, the next midnight)."""
     raw = request.query.get(name)
     if raw is None or raw == "":
         return None
     try:
-        return date.fromisoformat(raw[:10])
-    except ValueError:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            value = datetime.combine(day, time(0), tzinfo=UTC)
+            if end_of_day:
+                value += timedelta(days=1)
+        else:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        value = None
+    if value is None or value.tzinfo is None or not 1900 <= value.year <= 2299:
         raise ApiError(
-            400, "invalid_parameter", f"{name}={raw!r} is not a date; use YYYY-MM-DD"
-        ) from None
+            400,
+            "invalid_parameter",
+            f"{name}={raw!r} is not a date or an RFC 3339 time with offset in 1900-2299; use "
+            "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
+        )
+    return value.astimezone(UTC)
+
+
+def bool_param(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name, "")
+    if raw.lower() in ("", "0", "false", "no"):
+        return False
+    if raw.lower() in ("1", "true", "yes"):
+        return True
+    raise ApiError(400, "invalid_parameter", f"{name}={raw!r} is not a boolean; use true or false")
+
+
+def choice_param(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in choices:
+        raise ApiError(
+            400, "invalid_parameter", f"{name}={raw!r} is not one of {', '.join(choices)}"
+        )
+    return raw
 
 
 async def run_query(request: web.Request, query: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Run a blocking query in the pool with the configured time limit."""
     settings = request.app[SETTINGS_KEY]
     pool = request.app[POOL_KEY]
     return await asyncio.wait_for(pool.run(query, *args, **kw), timeout=settings.query_timeout_s)
 
 
-async def user_stats(request: web.Request) -> web.Response:
-    user_id = user_id_from(request)
-    stats = await run_query(
-        request,
-        fetch_user_stats,
-        user_id,
-        since=date_param(request, "since"),
-        until=date_param(request, "until"),
-    )
-    return json_response(stats.model_dump(mode="json"))
-
-
-async def user_events(request: web.Request) -> web.Response:
-    user_id = user_id_from(request)
-    events = await run_query(request, fetch_user_events, user_id)
-    return json_response({"user_id": user_id, "events": events})
-
-
-async def grand_totals(request: web.Request) -> web.Response:
-    totals = await run_query(request, fetch_grand_totals)
-    return json_response({"unique_messages_by_event": totals})
-
-
-async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    checks = request.app[READINESS_KEY]()
-    ready = all(checks.values())
-    return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
-
-
 def create_api(settings: Settings, pool: QueryPool, readiness: ReadinessCheck) -> web.Application:
-    """Build the aiohttp application with every route of the API."""
+    """Build the aiohttp application from the route table, with the OpenAPI document."""
+    from api.openapi import OPENAPI_PATH, build_openapi
+    from api.routes import all_routes
+    from dashboard.routes import add_dashboard_routes
+
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app = web.Application(
         middlewares=[errors_middleware, token_middleware(token)],
@@ -181,15 +187,18 @@ def create_api(settings: Settings, pool: QueryPool, readiness: ReadinessCheck) -
     app[POOL_KEY] = pool
     app[SETTINGS_KEY] = settings
     app[READINESS_KEY] = readiness
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    from api.directory_routes import add_directory_routes
 
-    add_directory_routes(app)
-    app.router.add_get("/api/v1/users/{user_id}/stats", user_stats)
-    app.router.add_get("/api/v1/users/{user_id}/events", user_events)
-    app.router.add_get("/api/v1/totals", grand_totals)
+    routes = all_routes(max_page_size=settings.max_page_size)
+    for route in routes:
+        app.router.add_route(route.method, route.path, route.handler)
+    app[OPENAPI_KEY] = build_openapi(routes, token_required=token is not None)
+    app.router.add_get(OPENAPI_PATH, _serve_openapi)
+    add_dashboard_routes(app)
     return app
+
+
+async def _serve_openapi(request: web.Request) -> web.Response:
+    return json_response(request.app[OPENAPI_KEY])
 
 
 def bind_host(settings: Settings) -> str:
@@ -214,13 +223,17 @@ class ApiServer:
 
     async def start(self) -> None:
         host = bind_host(self._settings)
-        if self._settings.api_token is None:
-            log.info("HTTP API has no token: loopback clients need none")
         self._runner = web.AppRunner(self._app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, self._settings.http_port)
         await site.start()
-        log.info("HTTP API is listening url=http://%s:%d", host, self._settings.http_port)
+        protection = "bearer token required" if self._settings.api_token else "no token, loopback only"
+        log.info(
+            "HTTP API is listening url=http://%s:%d access=%s",
+            host,
+            self._settings.http_port,
+            protection,
+        )
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -21,6 +21,11 @@ echo "Installing user-insights and its test dependencies into .venv"
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
 
+if [ "${USER_INSIGHTS_SKIP_BROWSER:-0}" != "1" ]; then
+    # Debian's chromium drives the dashboard's browser tests; the page itself needs nothing.
+    bash deploy/install-browser.sh
+fi
+
 if [ "${USER_INSIGHTS_SKIP_BROKER:-0}" != "1" ]; then
     bash deploy/kafka-local.sh start
 fi

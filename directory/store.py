@@ -17,6 +17,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from directory.csv_reader import CsvReadResult, ImportedUser, RowError, read_users_csv
+from directory.deletion import delete_user, restore_users
 from directory.nicknames import normalize_nickname
 from pipeline.errors import StorageError
 
@@ -95,6 +96,7 @@ def _store_imported(
     now = datetime.now(tz=UTC)
     rows = [_import_row(user, existing.get(user.user_id), now) for user in users]
 
+    restore_users(client, database, [user.user_id for user in users])
     insert_user_rows(client, database, rows, progress=progress)
     updated = sum(1 for user in users if user.user_id in existing)
     return len(users) - updated, updated
@@ -159,34 +161,23 @@ def fetch_users(client: Client, database: str, user_ids: Iterable[str]) -> dict[
     return found
 
 
-def delete_user_profiles(client: Client, database: str, user_ids: Sequence[str]) -> None:
-    """Delete the profiles of `user_ids`; the rows disappear from reads at once."""
-    if not user_ids:
-        return
-    try:
-        client.command(
-            f"DELETE FROM {database}.users WHERE user_id IN {{ids:Array(String)}}",
-            parameters={"ids": list(user_ids)},
-        )
-    except (ClickHouseError, OSError) as exc:
-        raise StorageError(f"deleting {len(user_ids)} user profiles failed: {exc}") from exc
-
-
 def write_profile_changes(
-    client: Client, database: str, changes: Sequence[Any], token: str
+    client: Client, database: str, changes: Sequence[Any], token: str, cluster: str | None = None
 ) -> None:
     """Apply folded profile changes (`agents.user_profiles.PendingProfile`): deletes, then upserts.
 
     An upsert without a nickname or phone number keeps the stored value, or stores an empty
     one for a new user.
     """
-    deletes = [change.user_id for change in changes if change.delete_first]
-    delete_user_profiles(client, database, deletes)
+    for change in changes:
+        if change.delete_first:
+            delete_user(client, database, change.user_id, cluster=cluster)
 
     upserts = [change for change in changes if change.upsert]
     if not upserts:
         return
 
+    restore_users(client, database, [change.user_id for change in upserts])
     stored = fetch_users(client, database, [change.user_id for change in upserts])
     rows = []
     for change in upserts:

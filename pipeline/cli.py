@@ -28,6 +28,12 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return run_worker(settings)
 
 
+def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.api_only import run_api
+
+    return run_api(settings)
+
+
 def _cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.produce import read_lines, record_key, send_records
     from pipeline.topics import ensure_topics
@@ -50,8 +56,9 @@ def _cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_init_schema(args: argparse.Namespace, settings: Settings) -> int:
     from sinks.clickhouse import connect, create_schema, redact_dsn
 
-    client = connect(settings.resolved_clickhouse_dsn)
-    create_schema(client, settings.clickhouse_database)
+    cluster = settings.clickhouse_cluster
+    client = connect(settings.resolved_clickhouse_dsn, cluster=cluster)
+    create_schema(client, settings.clickhouse_database, cluster)
     print(f"schema ready in {redact_dsn(settings.resolved_clickhouse_dsn)}")
     return 0
 
@@ -85,9 +92,16 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_import_users(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.directory_cli import import_users_file, render_import, write_error_report
+    from pipeline.directory_cli import (
+        import_users_file,
+        mask_report_phones,
+        render_import,
+        write_error_report,
+    )
 
     report = import_users_file(settings, Path(args.file), partial=args.partial)
+    if not args.show_phone:
+        report = mask_report_phones(report)
     if args.report:
         write_error_report(Path(args.report), report)
     if args.json:
@@ -100,7 +114,9 @@ def _cmd_import_users(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.directory_cli import find_users, mask_results, render_search
 
-    page = find_users(settings, args.query, limit=args.limit, offset=args.offset)
+    page = find_users(
+        settings, args.query, limit=args.limit, offset=args.offset, show_phone=args.show_phone
+    )
     results = mask_results(page, show_phone=args.show_phone)
     if args.json:
         print(orjson.dumps(results).decode())
@@ -118,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("worker", help="run the faust worker: agents, sink and HTTP API")
+
+    sub.add_parser("api", help="serve the HTTP API only (for a ClickHouse server deployment)")
 
     produce = sub.add_parser("produce", help="send each line of FILE as one record value")
     produce.add_argument("file", help="file with one record value per line")
@@ -140,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("--report", help="write the row errors to this CSV file")
     imports.add_argument("--json", action="store_true", help="print the result as one JSON object")
     imports.add_argument(
-        "--show-phone", action="store_true", help="show phone numbers in errors unmasked"
+        "--show-phone",
+        action="store_true",
+        help="show phone numbers unmasked in the output and in the --report file",
     )
 
     search = sub.add_parser("search", help="find users by user ID or nickname")
@@ -161,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Command] = {
     "worker": _cmd_worker,
+    "api": _cmd_api,
     "produce": _cmd_produce,
     "init-schema": _cmd_init_schema,
     "create-topics": _cmd_create_topics,

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from directory.csv_reader import CsvFileError
-from directory.phones import mask_phone_number
+from directory.phones import mask_digits_in_text, mask_phone_number
 from directory.store import import_users_csv
 from pipeline.errors import UserInsightsError
 from pipeline.local_reads import WorkerUnavailable, open_local_pool, worker_get
@@ -83,6 +83,16 @@ def _rejected_upload(exc: urllib.error.HTTPError) -> dict[str, Any]:
     raise UserInsightsError(f"import rejected: {message}") from exc
 
 
+def mask_report_phones(report: dict[str, Any]) -> dict[str, Any]:
+    """Return the report with the digits of every phone value masked."""
+    errors = []
+    for error in report["errors"]:
+        if error["column"] == "phone_number" and error["value"]:
+            error = {**error, "value": mask_digits_in_text(error["value"])}
+        errors.append(error)
+    return {**report, "errors": errors}
+
+
 def write_error_report(path: Path, report: dict[str, Any]) -> None:
     """Write one CSV row per error: line, column, value, reason."""
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -101,17 +111,19 @@ def render_import(report: dict[str, Any], *, show_phone: bool) -> str:
     ]
     for error in report["errors"]:
         value = error["value"]
-        if value and error["column"] == "phone_number" and not show_phone:
-            value = "(hidden; use --show-phone)"
         lines.append(f"  line {error['line']}: {error['column'] or '-'}={value!r}: {error['reason']}")
     for warning in report["warnings"]:
         lines.append(f"  warning: {warning}")
     return "\n".join(lines)
 
 
-def find_users(settings: Settings, query: str, *, limit: int, offset: int) -> dict[str, Any]:
-    """Search through the running worker, or in local storage when none runs; phones unmasked."""
-    params = {"q": query, "limit": limit, "offset": offset, "show_phone": "true"}
+def find_users(
+    settings: Settings, query: str, *, limit: int, offset: int, show_phone: bool
+) -> dict[str, Any]:
+    """Search through the running worker, or in local storage when none runs."""
+    params = {"q": query, "limit": limit, "offset": offset}
+    if show_phone:
+        params["show_phone"] = "true"
     try:
         return worker_get(settings, "/api/v1/users/search", params)
     except WorkerUnavailable:

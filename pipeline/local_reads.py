@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
@@ -37,6 +37,8 @@ def worker_get(settings: Settings, path: str, params: dict[str, Any] | None = No
     request = urllib.request.Request(url)
     if settings.api_token is not None:
         request.add_header("Authorization", f"Bearer {settings.api_token.get_secret_value()}")
+    if settings.api_phone_token is not None and (params or {}).get("show_phone"):
+        request.add_header("X-Phone-Token", settings.api_phone_token.get_secret_value())
     try:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
             return orjson.loads(response.read())
@@ -59,7 +61,10 @@ def _api_error(exc: urllib.error.HTTPError) -> UserInsightsError:
 def read_user_stats(
     settings: Settings, user_id: str, *, since: date | None = None, until: date | None = None
 ) -> UserStats:
-    """Read one user's stats through the worker, or from storage when no worker runs."""
+    """Read one user's stats through the worker, or from storage when no worker runs.
+
+    `since` and `until` are days in UTC, both inclusive.
+    """
     check_user_id(user_id)
     params = {"since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
     try:
@@ -68,7 +73,9 @@ def read_user_stats(
     except WorkerUnavailable:
         pass
 
-    return open_local_pool(settings).call(fetch_user_stats, user_id, since=since, until=until)
+    start = datetime.combine(since, time(0), tzinfo=UTC) if since else None
+    end = datetime.combine(until, time(0), tzinfo=UTC) + timedelta(days=1) if until else None
+    return open_local_pool(settings).call(fetch_user_stats, user_id, since=start, until=end)
 
 
 def open_local_pool(settings: Settings) -> QueryPool:
@@ -78,9 +85,10 @@ def open_local_pool(settings: Settings) -> QueryPool:
         settings.clickhouse_database,
         threads=1,
         query_timeout_s=settings.query_timeout_s,
+        cluster=settings.clickhouse_cluster,
     )
     try:
-        pool.call(create_schema)
+        pool.call(create_schema, settings.clickhouse_cluster)
     except StorageError as exc:
         raise StorageError(
             f"{exc}. If a worker runs with another USER_INSIGHTS_HTTP_PORT, set the same port "

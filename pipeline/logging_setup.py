@@ -44,3 +44,14 @@ def configure_logging(level: str, log_format: str) -> None:
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def json_logging_config(level: str) -> dict[str, object]:
+    """Return a `logging.config.dictConfig` document that logs JSON lines to standard error."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "pipeline.logging_setup.JsonFormatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+    }

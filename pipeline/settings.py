@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         description="Partitions of the topics this project creates; bounds the useful workers.",
     )
     topic_replication_factor: int = Field(1, ge=1, description="Replication factor of new topics.")
+    consumer_session_timeout_s: float = Field(
+        10.0,
+        ge=6.0,
+        description="Time after which the broker drops a silent worker from the consumer "
+        "group and hands its partitions to others, in seconds.",
+    )
 
     # Deduplication window (see agents/dedup.py for the rules)
     dedup_window_s: float = Field(
@@ -77,6 +83,12 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Time limit of one read query, in seconds."
     )
 
+    failpoint_file: Path | None = Field(
+        None,
+        description="For fault-injection tests: while this file exists, every ClickHouse "
+        "insert of the events sink fails.",
+    )
+
     # HTTP API
     http_host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
     http_port: int = Field(8080, ge=0, le=65535, description="Port of the HTTP API.")
@@ -95,6 +107,15 @@ class Settings(BaseSettings):
     max_page_size: int = Field(200, ge=1, description="Largest page size of list endpoints.")
     import_timeout_s: float = Field(
         300.0, gt=0, description="Time limit of one CSV import, in seconds."
+    )
+
+    # ClickHouse cluster (scale-out deployment; see docs/scaling.md)
+    clickhouse_cluster: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$",
+        description="Name of a <remote_servers> cluster: when set, the schema is created ON "
+        "CLUSTER with replicated local tables and Distributed tables sharded by user_id "
+        "(schemas/ddl.py). Unset creates plain tables on one server or embedded chDB.",
     )
 
     # Logging

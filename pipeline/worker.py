@@ -17,6 +17,9 @@ from agents.notification_events import NotificationEventsAgent
 from agents.user_profiles import UserProfilesAgent
 from directory.store import write_profile_changes
 from api.server import ApiServer, create_api
+from pipeline.errors import StorageError
+from pipeline.logging_setup import json_logging_config
+from pipeline.metrics import metrics_handler
 from pipeline.settings import Settings
 from pipeline.topics import ensure_topics
 from queries.pool import QueryPool
@@ -40,7 +43,9 @@ def create_faust_app(settings: Settings) -> faust.App:
         settings.app_id,
         broker=faust_broker_url(settings.kafka_bootstrap_servers),
         store=settings.table_store,
-        datadir=str((settings.data_dir / "faust").resolve()),
+        # One folder per app id: the RocksDB files store changelog offsets of their app, and
+        # another app reading them fails recovery with a ConsistencyError.
+        datadir=str((settings.data_dir / "faust" / settings.app_id).resolve()),
         autodiscover=False,
         web_enabled=False,
         processing_guarantee="at_least_once",
@@ -52,6 +57,10 @@ def create_faust_app(settings: Settings) -> faust.App:
         # handlers below, which run after faust's own wait.
         stream_wait_empty=False,
         broker_commit_interval=1.0,
+        # A crashed worker keeps its partitions until the broker drops it from the group, so
+        # this bounds how long a restart waits before it consumes again.
+        broker_session_timeout=settings.consumer_session_timeout_s,
+        broker_heartbeat_interval=max(0.5, settings.consumer_session_timeout_s / 5),
         # Changelog writes are batched for 20 ms; without linger every table update becomes
         # its own produce request, which capped the pipeline near 1,000 records/s.
         producer_linger=0.02,
@@ -79,9 +88,15 @@ class Worker:
         return {
             "storage_accepts_writes": self.sink.storage_ok and self.profiles_sink.storage_ok,
             "broker_reachable": self.broker_reachable,
-            "tables_recovered": not getattr(self.app, "in_recovery", False),
+            "tables_recovered": self._recovered(),
             "not_rebalancing": not self.app.rebalancing,
         }
+
+
+    def _recovered(self) -> bool:
+        # False until the first assignment finished recovery, and during every later one.
+        completed = self.app.tables.recovery.completed.is_set()
+        return completed and not getattr(self.app, "in_recovery", False)
 
 
 def build_worker(settings: Settings) -> Worker:
@@ -95,32 +110,48 @@ def build_worker(settings: Settings) -> Worker:
         settings.events_topic,
         settings.topic_partitions,
     )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    client = connect(dsn, query_timeout_s=settings.query_timeout_s)
-    create_schema(client, settings.clickhouse_database)
-    writer = EventWriter(client, settings.clickhouse_database)
+    (settings.data_dir / "faust" / settings.app_id).mkdir(parents=True, exist_ok=True)
+    cluster = settings.clickhouse_cluster
+    client = connect(dsn, query_timeout_s=settings.query_timeout_s, cluster=cluster)
+    create_schema(client, settings.clickhouse_database, cluster)
+    writer = EventWriter(client, settings.clickhouse_database, cluster)
 
-    sink = _new_sink(settings, lambda rows, token: writer.insert(rows, token=token))
+    sink = _new_sink(settings, _with_failpoint(settings, writer))
 
     # The profiles sink writes from its own thread, so it gets its own client.
-    profiles_client = connect(dsn, query_timeout_s=settings.query_timeout_s)
+    profiles_client = connect(dsn, query_timeout_s=settings.query_timeout_s, cluster=cluster)
     database = settings.clickhouse_database
     profiles_sink = _new_sink(
         settings,
-        lambda changes, token: write_profile_changes(profiles_client, database, changes, token),
+        lambda changes, token: write_profile_changes(
+            profiles_client, database, changes, token, cluster
+        ),
     )
 
     app = create_faust_app(settings)
     agent = NotificationEventsAgent(app, settings, sink)
     profiles_agent = UserProfilesAgent(app, settings, profiles_sink)
-    pool = QueryPool(dsn, database, query_timeout_s=settings.query_timeout_s)
+    pool = QueryPool(dsn, database, query_timeout_s=settings.query_timeout_s, cluster=cluster)
 
     worker = Worker(
         settings, app, sink, agent, profiles_sink, profiles_agent, pool, api=None  # type: ignore[arg-type]
     )
-    worker.api = ApiServer(settings, create_api(settings, pool, worker.readiness))
+    api_app = create_api(settings, pool, worker.readiness)
+    api_app.router.add_get("/metrics", metrics_handler(worker))
+    worker.api = ApiServer(settings, api_app)
     _connect_signals(worker)
     return worker
+
+
+def _with_failpoint(settings: Settings, writer: EventWriter) -> Callable[[Sequence[Any], str], None]:
+    failpoint = settings.failpoint_file
+
+    def write(rows: Sequence[Any], token: str) -> None:
+        if failpoint is not None and failpoint.exists():
+            raise StorageError(f"failpoint file {str(failpoint)!r} exists, so the insert fails")
+        writer.insert(rows, token=token)
+
+    return write
 
 
 def _new_sink(settings: Settings, write_batch: Callable[[Sequence[Any], str], None]) -> EventSink:
@@ -205,6 +236,7 @@ def run_worker(settings: Settings) -> int:
         worker.app,
         ApiService(worker),
         loglevel=settings.log_level.upper(),
+        logging_config=json_logging_config(settings.log_level) if settings.log_format == "json" else None,
         quiet=True,
         redirect_stdouts=False,
     )

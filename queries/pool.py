@@ -25,8 +25,17 @@ T = TypeVar("T")
 class QueryPool:
     """A bounded set of threads, each lazily opening its own client to one DSN."""
 
-    def __init__(self, dsn: str, database: str, *, threads: int = 4, query_timeout_s: float = 10.0):
+    def __init__(
+        self,
+        dsn: str,
+        database: str,
+        *,
+        threads: int = 4,
+        query_timeout_s: float = 10.0,
+        cluster: str | None = None,
+    ):
         self.database = database
+        self.cluster = cluster
         self._dsn = dsn
         self._query_timeout_s = query_timeout_s
         self._local = threading.local()
@@ -35,7 +44,7 @@ class QueryPool:
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = connect(self._dsn, query_timeout_s=self._query_timeout_s)
+            client = connect(self._dsn, query_timeout_s=self._query_timeout_s, cluster=self.cluster)
             self._local.client = client
         return client
 

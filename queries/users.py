@@ -11,6 +11,7 @@ so it works for any script. Users known only from events (no profile yet) are fo
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -64,12 +65,14 @@ def search_users(
     if not text:
         return {"total": 0, "results": []}
 
-    result = client.query(
-        _SEARCH_SQL.format(db=database),
-        parameters={"q": text, "nick": normalize_nickname(text), "limit": limit, "offset": offset},
-    )
-    rows = result.result_rows
+    sql = _SEARCH_SQL.format(db=database)
+    parameters = {"q": text, "nick": normalize_nickname(text), "limit": limit, "offset": offset}
+    rows = client.query(sql, parameters=parameters).result_rows
     total = int(rows[0][4]) if rows else 0
+    if not rows and offset > 0:
+        # A page after the last match has no row to carry the total, so read it from page one.
+        first = client.query(sql, parameters={**parameters, "limit": 1, "offset": 0}).result_rows
+        total = int(first[0][4]) if first else 0
     summaries = fetch_summaries(client, database, [row[0] for row in rows])
 
     results = []
@@ -100,5 +103,6 @@ def fetch_summaries(
     last: dict[str, Any] = {}
     for user_id, event, messages, last_at in result.result_rows:
         counts[user_id][event] = int(messages)
+        last_at = last_at.replace(tzinfo=UTC) if last_at.tzinfo is None else last_at
         last[user_id] = max(last_at, last.get(user_id, last_at))
     return {user_id: (EventCounts(**c), last.get(user_id)) for user_id, c in counts.items()}

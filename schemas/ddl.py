@@ -15,12 +15,25 @@ Model, chosen for lookups by one user in milliseconds and for exact counts under
   and the stats are exact at once, without waiting for a merge or running OPTIMIZE.
 * ``users``: the user directory, one row per user_id after merges (`ReplacingMergeTree`
   on `updated_at`); readers use ``FINAL``.
+* ``deleted_users``: tombstones. The sink drops rows of a deleted user whose events happened
+  before the deletion, so late events neither count nor recreate the user.
+* ``messages``: a view with one row per (user, message), for analysts.
 
 `non_replicated_deduplication_window` lets the insert deduplication token work on
 non-replicated tables too, so a retried insert of the same batch is dropped by the server.
+
+With a cluster name (`USER_INSIGHTS_CLICKHOUSE_CLUSTER`) every statement runs ``ON CLUSTER``.
+Each table becomes a ``<name>_local`` table with the Replicated variant of its engine. A
+``Distributed`` table under the plain name shards rows by ``cityHash64(user_id)``, so the
+queries run unchanged on one node, on embedded chDB and on a cluster. All rows of one user
+are on one shard, which keeps ``FINAL`` and ``uniqExact`` per user exact. Replicated engines
+deduplicate inserts by token within `replicated_deduplication_window`, so they drop the
+non-replicated setting. Writers must send `insert_settings(cluster)` with every insert.
 """
 
 from __future__ import annotations
+
+import re
 
 SCHEMA_VERSION = 1
 
@@ -102,12 +115,57 @@ ORDER BY user_id
 SETTINGS non_replicated_deduplication_window = 1000
 """
 
-TABLE_STATEMENTS: tuple[str, ...] = (_EVENTS, _STATS, _STATS_VIEW, _USERS)
+_DELETED_USERS = """
+CREATE TABLE IF NOT EXISTS {db}.deleted_users
+(
+    user_id String,
+    deleted_at DateTime64(3, 'UTC') COMMENT 'events that happened before this stay deleted',
+    restored_at DateTime64(3, 'UTC') COMMENT '1970-01-01 until a re-import or profile upsert',
+    updated_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY user_id
+SETTINGS non_replicated_deduplication_window = 1000
+"""
+
+_MESSAGES_VIEW = """
+CREATE VIEW IF NOT EXISTS {db}.messages
+AS SELECT
+    user_id,
+    message_id,
+    any(channel) AS channel,
+    min(event_at) AS first_event_at,
+    max(event_at) AS last_event_at,
+    groupUniqArray(event) AS events,
+    anyIf(template_key, event = 'sent') AS template_key,
+    anyIf(template_version, event = 'sent') AS template_version,
+    anyIf(content_title, event = 'sent') AS content_title,
+    anyIf(content_body, event = 'sent') AS content_body
+FROM {db}.notification_events FINAL
+GROUP BY user_id, message_id
+"""
+
+TABLE_STATEMENTS: tuple[str, ...] = (
+    _EVENTS,
+    _STATS,
+    _STATS_VIEW,
+    _USERS,
+    _DELETED_USERS,
+    _MESSAGES_VIEW,
+)
 
 
-def schema_statements(database: str) -> list[str]:
-    """Render every CREATE statement for `database`, in dependency order."""
+def schema_statements(database: str, cluster: str | None = None) -> list[str]:
+    """Render every CREATE statement for `database`, in dependency order.
+
+    Without `cluster` the statements create plain tables on one server or on embedded chDB.
+    With `cluster` they create replicated, sharded tables on every node of that cluster, as
+    the module docstring describes. Its servers must define the `{shard}` and `{replica}` macros.
+    """
     _check_identifier(database)
+    if cluster is not None:
+        return _cluster_statements(database, cluster)
+
     statements = [f"CREATE DATABASE IF NOT EXISTS {database}"]
     statements.extend(s.format(db=database).strip() for s in TABLE_STATEMENTS)
     return statements
@@ -118,4 +176,167 @@ def _check_identifier(name: str) -> None:
         raise ValueError(
             f"database name {name!r} is not a plain identifier; use letters, digits and "
             "underscores, starting with a letter (USER_INSIGHTS_CLICKHOUSE_DATABASE)"
+        )
+
+
+# Cluster variant. It is derived from TABLE_STATEMENTS, so a column or table added there
+# reaches both variants, and a statement no rule below covers raises ValueError.
+
+LOCAL_SUFFIX = "_local"
+SHARDING_KEY = "cityHash64(user_id)"
+# The server expands {shard}, {replica} (from its <macros> section) and {database}.
+REPLICA_PATH_PREFIX = "/clickhouse/tables/{shard}/{database}/"
+
+_CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+)\n")
+_CREATE_MATERIALIZED_VIEW = re.compile(
+    r"CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+) TO "
+)
+_CREATE_VIEW = re.compile(r"CREATE VIEW IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+)\n")
+_ENGINE = re.compile(
+    r"^ENGINE = (?P<engine>\w*MergeTree)(?:\((?P<args>[^)]*)\))?$", re.MULTILINE
+)
+_USER_ID_COLUMN = re.compile(r"^\s+user_id String,?$", re.MULTILINE)
+_NON_REPLICATED_SETTING = "non_replicated_deduplication_window"
+
+
+def insert_settings(cluster: str | None) -> dict[str, int]:
+    """Return the settings every insert must send besides its `insert_deduplication_token`.
+
+    On a cluster, inserts go to a Distributed table. `insert_distributed_sync=1` makes the
+    insert return only after every shard stored its rows, so offsets are still committed only
+    after storage, and the token travels with the rows to the replicated tables, which drop
+    a retried batch. Without it the node queues the rows on its disk and sends them later.
+    ClickHouse 23.10 renamed the setting to `distributed_foreground_insert` and kept the old
+    name as an alias, so the old name works on both old and new servers.
+    """
+    if cluster is None:
+        return {}
+    _check_cluster_name(cluster)
+    return {"insert_distributed_sync": 1}
+
+
+def query_settings(cluster: str | None) -> dict[str, str]:
+    """Return the settings every read query must send.
+
+    A query on a Distributed table with an IN subquery on another Distributed table (the user
+    search does this) is rejected by default as a double-distributed subquery.
+    `distributed_product_mode='local'` runs the subquery on each shard's local table
+    instead, which is exact here because every table is sharded by the same user_id key.
+    """
+    if cluster is None:
+        return {}
+    _check_cluster_name(cluster)
+    return {"distributed_product_mode": "local"}
+
+
+def mutation_table(database: str, table: str, cluster: str | None) -> str:
+    """Return the target of a DELETE or ALTER on `table`, such as ``db.users``.
+
+    A Distributed table accepts no lightweight DELETE or mutation, so on a cluster the
+    target is the local table on every node: ``db.users_local ON CLUSTER 'name'``.
+    """
+    _check_identifier(database)
+    if cluster is None:
+        return f"{database}.{table}"
+    _check_cluster_name(cluster)
+    return f"{database}.{table}{LOCAL_SUFFIX} ON CLUSTER '{cluster}'"
+
+
+def _cluster_statements(database: str, cluster: str) -> list[str]:
+    _check_cluster_name(cluster)
+    rendered = [s.format(db=database).strip() for s in TABLE_STATEMENTS]
+    tables = {m["name"] for s in rendered if (m := _CREATE_TABLE.match(s))}
+
+    statements = [f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER '{cluster}'"]
+    for statement in rendered:
+        statements.extend(_cluster_variant(statement, database, cluster, tables))
+    return statements
+
+
+def _cluster_variant(
+    statement: str, database: str, cluster: str, tables: set[str]
+) -> list[str]:
+    on_cluster = f"ON CLUSTER '{cluster}'"
+
+    if match := _CREATE_TABLE.match(statement):
+        return _sharded_table(statement, match, database, cluster)
+
+    if match := _CREATE_MATERIALIZED_VIEW.match(statement):
+        # The view must see inserts into the local source table, because a Distributed
+        # table stores nothing, and it writes to the local target on the same shard.
+        def to_local(ref: re.Match[str]) -> str:
+            name = ref["name"]
+            return f"{database}.{name}{LOCAL_SUFFIX}" if name in tables else ref.group(0)
+
+        view = f"{database}.{match['name']}"
+        header = f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} {on_cluster} TO "
+        reference = rf"\b{re.escape(database)}\.(?P<name>\w+)\b"
+        body = re.sub(reference, to_local, statement[match.end() :])
+        return [header + body]
+
+    if match := _CREATE_VIEW.match(statement):
+        # A plain view reads the Distributed tables, so it reads from every shard.
+        header = f"CREATE VIEW IF NOT EXISTS {database}.{match['name']} {on_cluster}\n"
+        return [header + statement[match.end() :]]
+
+    first_line = statement.splitlines()[0]
+    raise ValueError(
+        f"no cluster rule for the statement {first_line!r}; add one to _cluster_variant in "
+        "schemas/ddl.py"
+    )
+
+
+def _sharded_table(statement: str, match: re.Match[str], database: str, cluster: str) -> list[str]:
+    """Return the local Replicated table and the Distributed table in front of it."""
+    name = match["name"]
+    local = f"{name}{LOCAL_SUFFIX}"
+    if not _USER_ID_COLUMN.search(statement):
+        raise ValueError(
+            f"table {name} has no user_id String column, so it cannot be sharded by user_id; "
+            "add the column or a sharding rule to schemas/ddl.py"
+        )
+
+    engine = _ENGINE.search(statement)
+    if engine is None or engine["engine"].startswith("Replicated"):
+        raise ValueError(
+            f"table {name} has no plain *MergeTree engine line, so no Replicated engine can "
+            "be derived for the cluster schema"
+        )
+    arguments = [f"'{REPLICA_PATH_PREFIX}{name}'", "'{replica}'"]
+    if engine["args"]:
+        arguments.append(engine["args"])
+    replicated = f"ENGINE = Replicated{engine['engine']}({', '.join(arguments)})"
+
+    header = f"CREATE TABLE IF NOT EXISTS {database}.{local} ON CLUSTER '{cluster}'\n"
+    body = statement[match.end() : engine.start()] + replicated + statement[engine.end() :]
+    local_statement = _drop_non_replicated_setting(header + body)
+
+    distributed_statement = (
+        f"CREATE TABLE IF NOT EXISTS {database}.{name} ON CLUSTER '{cluster}'\n"
+        f"AS {database}.{local}\n"
+        f"ENGINE = Distributed('{cluster}', '{database}', '{local}', {SHARDING_KEY})"
+    )
+    return [local_statement, distributed_statement]
+
+
+def _drop_non_replicated_setting(statement: str) -> str:
+    lines = []
+    for line in statement.splitlines():
+        if line.startswith("SETTINGS "):
+            settings = line.removeprefix("SETTINGS ").split(", ")
+            kept = [s for s in settings if not s.startswith(_NON_REPLICATED_SETTING)]
+            if not kept:
+                continue
+            line = "SETTINGS " + ", ".join(kept)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _check_cluster_name(cluster: str) -> None:
+    if not _CLUSTER_NAME.fullmatch(cluster):
+        raise ValueError(
+            f"cluster name {cluster!r} is invalid; use the name of a <remote_servers> entry: "
+            "letters, digits, '_', '.' and '-', starting with a letter or '_' "
+            "(USER_INSIGHTS_CLICKHOUSE_CLUSTER)"
         )

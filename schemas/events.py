@@ -19,6 +19,7 @@ from pydantic import (
     ValidationError,
 )
 
+from directory.phones import mask_digits_in_text
 from pipeline.errors import InvalidEventError
 
 EventType = Literal["sent", "delivered", "viewed", "clicked", "failed"]
@@ -95,7 +96,7 @@ _USER_ID_RE = re.compile(USER_ID_PATTERN)
 
 def check_user_id(user_id: str) -> str:
     """Return `user_id` unchanged, or raise InvalidEventError naming it and the rule."""
-    if not _USER_ID_RE.match(user_id):
+    if not _USER_ID_RE.fullmatch(user_id):
         raise InvalidEventError(
             f"user_id {user_id!r} is invalid; use 1-80 letters, digits, '_', '-' or '.'",
             field="user_id",
@@ -120,7 +121,7 @@ def _translate(exc: ValidationError, value: bytes) -> InvalidEventError:
     first = exc.errors(include_url=False)[0]
     kind = first["type"]
     if kind in ("json_invalid", "json_type", "model_type"):
-        preview = value[:80]
+        preview = mask_digits_in_text(value[:80].decode("utf-8", errors="backslashreplace"))
         return InvalidEventError(
             f"record value is not a JSON object (starts with {preview!r}); "
             "send one UTF-8 JSON object per record"
@@ -134,7 +135,7 @@ def _translate(exc: ValidationError, value: bytes) -> InvalidEventError:
         )
 
     received = first.get("input")
-    text = repr(received)
+    text = mask_digits_in_text(repr(received))
     if len(text) > 120:
         text = text[:117] + "..."
     return InvalidEventError(

@@ -56,6 +56,10 @@ class GroupStats(BaseModel):
     rates: dict[str, Rate]
     first_event_at: datetime | None = None
     last_event_at: datetime | None = None
+    median_sent_to_click_s: float | None = Field(
+        None, description="Median seconds from `sent` to the first `clicked`, over messages with both."
+    )
+    clicks_timed: int = Field(0, description="Messages the median covers.")
 
 
 class UserStats(BaseModel):

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 
-from directory.phones import PhoneNumberError, normalize_phone_number
+from directory.phones import PhoneNumberError, mask_digits_in_text, normalize_phone_number
 from pipeline.errors import InvalidEventError
 from schemas.events import USER_ID_PATTERN
 
@@ -52,7 +52,9 @@ def parse_profile_change(value: bytes | None) -> ProfileChange:
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(part) for part in first["loc"]) or None
         if first["type"] in ("json_invalid", "json_type", "model_type"):
-            return_reason = f"record value is not a JSON object (starts with {value[:80]!r})"
+            # The preview is logged and dead-lettered, so a phone number in it is masked.
+            preview = mask_digits_in_text(value[:80].decode("utf-8", errors="backslashreplace"))
+            return_reason = f"record value is not a JSON object (starts with {preview!r})"
             raise InvalidEventError(return_reason) from exc
         if first["type"] == "missing":
             raise InvalidEventError(f"required field {field!r} is missing", field=field) from exc

@@ -18,8 +18,9 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from agents.dedup import DedupState, RecordPosition
+from directory.deletion import delete_user_rows, drop_deleted, fetch_tombstones
 from pipeline.errors import StorageError
-from schemas.ddl import schema_statements
+from schemas.ddl import insert_settings, query_settings, schema_statements
 from schemas.events import NotificationEvent
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,15 @@ EVENT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def connect(dsn: str, *, query_timeout_s: float = 10.0) -> Client:
-    """Open a clickhouse-connect client for `dsn`; errors name the DSN without its password."""
-    settings = {"max_execution_time": max(1, int(query_timeout_s))}
+def connect(dsn: str, *, query_timeout_s: float = 10.0, cluster: str | None = None) -> Client:
+    """Open a clickhouse-connect client for `dsn`; errors name the DSN without its password.
+
+    With a `cluster`, the client sends the settings that inserts and reads through
+    Distributed tables need (see `schemas.ddl.insert_settings` and `query_settings`).
+    """
+    settings: dict[str, object] = {"max_execution_time": max(1, int(query_timeout_s))}
+    settings.update(insert_settings(cluster))
+    settings.update(query_settings(cluster))
     try:
         if dsn.startswith("chdb://"):
             return clickhouse_connect.get_client(dsn=dsn, settings=settings)
@@ -81,9 +88,9 @@ def redact_dsn(dsn: str) -> str:
     return f"{scheme}{sep}{user}:***@{host}"
 
 
-def create_schema(client: Client, database: str) -> None:
+def create_schema(client: Client, database: str, cluster: str | None = None) -> None:
     """Create the database, tables and views if they are missing; safe to run at any time."""
-    for statement in schema_statements(database):
+    for statement in schema_statements(database, cluster):
         try:
             client.command(statement)
         except ClickHouseError as exc:
@@ -142,23 +149,57 @@ def build_event_row(
     )
 
 
-class EventWriter:
-    """Synchronous writer of `notification_events` rows; the async sink runs it in a thread."""
+_USER_INDEX = EVENT_COLUMNS.index("user_id")
+_EVENT_AT_INDEX = EVENT_COLUMNS.index("event_at")
 
-    def __init__(self, client: Client, database: str) -> None:
+
+class EventWriter:
+    """Synchronous writer of `notification_events` rows; the async sink runs it in a thread.
+
+    Rows of deleted users are dropped before the insert (see `directory.deletion`), and a
+    deletion that lands while the insert runs is applied again after it, so an in-flight
+    batch cannot bring a deleted user back.
+    """
+
+    def __init__(self, client: Client, database: str, cluster: str | None = None) -> None:
         self._client = client
+        self._database = database
+        self._cluster = cluster
         self._table = f"{database}.notification_events"
+        self.rows_of_deleted_users = 0
 
     def insert(self, rows: Sequence[tuple[Any, ...]], *, token: str) -> None:
         """Insert one batch; the same `token` on a retry lets the server drop a duplicate."""
         try:
-            self._client.insert(
-                self._table,
-                rows,
-                column_names=EVENT_COLUMNS,
-                settings={"insert_deduplication_token": token},
-            )
+            checked_at = datetime.now(tz=UTC)
+            kept = self._drop_deleted(rows)
+            if kept:
+                self._client.insert(
+                    self._table,
+                    kept,
+                    column_names=EVENT_COLUMNS,
+                    settings={"insert_deduplication_token": token},
+                )
+                self._repeat_concurrent_deletions(kept, checked_at)
         except (ClickHouseError, OSError, RuntimeError) as exc:
             raise StorageError(
                 f"insert of {len(rows)} rows into {self._table} failed: {exc}"
             ) from exc
+
+    def _drop_deleted(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        tombstones = fetch_tombstones(self._client, self._database, {r[_USER_INDEX] for r in rows})
+        kept = drop_deleted(rows, tombstones, user_index=_USER_INDEX, time_index=_EVENT_AT_INDEX)
+        dropped = len(rows) - len(kept)
+        if dropped:
+            self.rows_of_deleted_users += dropped
+            log.info("Dropped rows of deleted users rows=%d users=%d", dropped, len(tombstones))
+        return kept
+
+    def _repeat_concurrent_deletions(
+        self, rows: Sequence[tuple[Any, ...]], checked_at: datetime
+    ) -> None:
+        tombstones = fetch_tombstones(self._client, self._database, {r[_USER_INDEX] for r in rows})
+        late = [t.user_id for t in tombstones.values() if t.deleted_at >= checked_at]
+        if late:
+            log.info("Deletion arrived during an insert; deleting again users=%d", len(late))
+            delete_user_rows(self._client, self._database, late, cluster=self._cluster)

@@ -26,6 +26,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class WorkerExited(AssertionError):
+    """A worker process ended while a test waited for it."""
+
+
 def wait_until(condition: Callable[[], Any], *, timeout_s: float, interval_s: float = 0.2, what: str) -> Any:
     """Poll `condition` until it returns a truthy value; fail the test with `what` on timeout."""
     deadline = time.monotonic() + timeout_s
@@ -33,6 +37,8 @@ def wait_until(condition: Callable[[], Any], *, timeout_s: float, interval_s: fl
     while time.monotonic() < deadline:
         try:
             value = condition()
+        except WorkerExited:
+            raise
         except Exception as exc:  # the condition may fail while a worker starts
             last_error = exc
             value = None
@@ -78,7 +84,7 @@ class WorkerProcess:
     def raise_if_exited(self) -> None:
         if self.process is not None and self.process.poll() is not None:
             tail = self.log_path.read_text(errors="replace")[-4000:]
-            raise AssertionError(f"worker {self.name} exited with {self.process.returncode}:\n{tail}")
+            raise WorkerExited(f"worker {self.name} exited with {self.process.returncode}:\n{tail}")
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         request = urllib.request.Request(self.base_url + path, data=body, method=method, headers=headers or {})

@@ -1,0 +1,1 @@
+"""The User Insights dashboard: a static page served by the API process."""
