@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -575,7 +576,7 @@ def test_cli_import_report(api, tmp_path: Path):
         rows = list(csv.reader(handle))
     assert rows[0] == ["line", "column", "value", "reason"]
     assert [row[:3] for row in rows[1:]] == [
-        ["3", "phone_number", "447400123488"],
+        ["3", "phone_number", "**********88"],
         ["4", "user_id", "bad id"],
     ]
     assert result.stdout.startswith(
@@ -584,6 +585,30 @@ def test_cli_import_report(api, tmp_path: Path):
     assert "447400123488" not in result.stdout
     assert "447400123488" not in result.stderr
     assert stored_phone(worker, "cr-1") is None
+
+
+def test_cli_report_shows_phone_on_request(api, tmp_path: Path):
+    factory, worker = api
+    path = tmp_path / "users.csv"
+    path.write_text("user_id,phone_number\ncs-1,447400123477\n")
+    report_path = tmp_path / "errors.csv"
+
+    result = factory.cli(
+        "import-users",
+        str(path),
+        "--report",
+        str(report_path),
+        "--json",
+        "--show-phone",
+        check=False,
+        http_port=str(worker.port),
+    )
+
+    with report_path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert result.returncode == 1
+    assert [row[:3] for row in rows[1:]] == [["2", "phone_number", "447400123477"]]
+    assert json.loads(result.stdout)["errors"][0]["value"] == "447400123477"
 
 
 def test_cli_import_partial_exit_zero(api, tmp_path: Path):

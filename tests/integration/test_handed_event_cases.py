@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import urllib.request
 import time
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_multi_device_reports_kept_beside(loaded):
     assert set(events) == {("msg-1", "delivered"), ("msg-1", "clicked")}
     assert events["msg-1", "delivered"]["reports"] == 3
     assert events["msg-1", "delivered"]["devices"] == 3
-    assert events["msg-1", "delivered"]["first_occurred_at"] == "2026-03-01T10:00:00+00:00"
+    assert events["msg-1", "delivered"]["first_occurred_at"] == "2026-03-01T10:00:00Z"
     assert events["msg-1", "clicked"]["reports"] == 2
     assert events["msg-1", "clicked"]["devices"] == 1
 
@@ -70,7 +71,7 @@ def test_provider_retries_keep_first_time(loaded):
     events = _events(worker, "u-200")
 
     assert stats["total"] == {**ZERO, "sent": 1, "delivered": 1, "failed": 1}
-    assert events["msg-9", "delivered"]["first_occurred_at"] == "2026-03-02T08:00:00.150000+00:00"
+    assert events["msg-9", "delivered"]["first_occurred_at"] == "2026-03-02T08:00:00.150000Z"
     assert events["msg-9", "delivered"]["reports"] == 2
     assert events["msg-9", "sent"]["template_key"] == "otp"
     assert events["msg-9", "sent"]["template_version"] == "2"
@@ -133,3 +134,25 @@ def test_replaying_files_changes_nothing(loaded, shared_cases: Path):
 
     after = {u: _stats(workers, u) for u in ("u-100", "u-200", "u-600")}
     assert after == before
+
+
+def test_metrics_count_handed_records(loaded):
+    _, worker = loaded
+    wait_until(
+        lambda: "user_insights_events_in_total 14.0" in _metrics(worker),
+        timeout_s=30,
+        what="the metrics to count all 14 records",
+    )
+
+    text = _metrics(worker)
+
+    assert "user_insights_unique_events_total 7.0" in text
+    assert "user_insights_duplicates_dropped_total 4.0" in text
+    assert 'user_insights_dead_lettered_total{topic="' + worker.env["USER_INSIGHTS_EVENTS_TOPIC"] + '"} 3.0' in text
+    assert "user_insights_storage_ok" in text
+    assert "user_insights_consumer_lag{" in text
+
+
+def _metrics(worker) -> str:
+    with urllib.request.urlopen(worker.base_url + "/metrics", timeout=10) as response:
+        return response.read().decode()
