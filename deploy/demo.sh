@@ -7,5 +7,5 @@ set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
 
-bash deploy/setup.sh
+USER_INSIGHTS_SKIP_BROWSER=1 bash deploy/setup.sh
 exec .venv/bin/user-insights demo "$@"
