@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         "insert of the events sink fails.",
     )
 
+    storage_url: str | None = Field(
+        None,
+        description="Base URL of the worker that owns the embedded database; when set, this "
+        "worker opens no database and sends its batches there.",
+    )
+
     # HTTP API
     http_host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
     http_port: int = Field(8080, ge=0, le=65535, description="Port of the HTTP API.")

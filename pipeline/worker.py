@@ -16,6 +16,7 @@ import mode
 from agents.notification_events import NotificationEventsAgent
 from agents.user_profiles import UserProfilesAgent
 from directory.store import write_profile_changes
+from api.ingest import add_ingest_routes, create_status_app
 from api.server import ApiServer, create_api
 from pipeline.errors import StorageError
 from pipeline.logging_setup import json_logging_config
@@ -25,6 +26,7 @@ from pipeline.topics import ensure_topics
 from queries.pool import QueryPool
 from sinks.clickhouse import EventWriter, connect, create_schema, redact_dsn
 from sinks.event_sink import EventSink
+from sinks.remote import RemoteWriter
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,9 @@ def build_worker(settings: Settings) -> Worker:
         settings.topic_partitions,
     )
     (settings.data_dir / "faust" / settings.app_id).mkdir(parents=True, exist_ok=True)
+    if settings.storage_url:
+        return _build_storage_client_worker(settings)
+
     cluster = settings.clickhouse_cluster
     client = connect(dsn, query_timeout_s=settings.query_timeout_s, cluster=cluster)
     create_schema(client, settings.clickhouse_database, cluster)
@@ -121,12 +126,11 @@ def build_worker(settings: Settings) -> Worker:
     # The profiles sink writes from its own thread, so it gets its own client.
     profiles_client = connect(dsn, query_timeout_s=settings.query_timeout_s, cluster=cluster)
     database = settings.clickhouse_database
-    profiles_sink = _new_sink(
-        settings,
-        lambda changes, token: write_profile_changes(
-            profiles_client, database, changes, token, cluster
-        ),
-    )
+
+    def write_profiles(changes: Sequence[Any], token: str) -> None:
+        write_profile_changes(profiles_client, database, changes, token, cluster)
+
+    profiles_sink = _new_sink(settings, write_profiles)
 
     app = create_faust_app(settings)
     agent = NotificationEventsAgent(app, settings, sink)
@@ -138,7 +142,27 @@ def build_worker(settings: Settings) -> Worker:
     )
     api_app = create_api(settings, pool, worker.readiness)
     api_app.router.add_get("/metrics", metrics_handler(worker))
+    add_ingest_routes(api_app, writer, write_profiles)
     worker.api = ApiServer(settings, api_app)
+    _connect_signals(worker)
+    return worker
+
+
+def _build_storage_client_worker(settings: Settings) -> Worker:
+    """Wire a worker that stores through the owner at `storage_url` and serves no queries."""
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    remote = RemoteWriter(settings.storage_url or "", token)
+    sink = _new_sink(settings, remote.write_events)
+    profiles_sink = _new_sink(settings, remote.write_profiles)
+
+    app = create_faust_app(settings)
+    agent = NotificationEventsAgent(app, settings, sink)
+    profiles_agent = UserProfilesAgent(app, settings, profiles_sink)
+    worker = Worker(
+        settings, app, sink, agent, profiles_sink, profiles_agent, pool=None, api=None  # type: ignore[arg-type]
+    )
+    worker.api = ApiServer(settings, create_status_app(worker.readiness, metrics_handler(worker)))
+    log.info("This worker stores through the worker at %s", settings.storage_url)
     _connect_signals(worker)
     return worker
 
@@ -203,7 +227,8 @@ class ApiService(mode.Service):
 
     async def on_stop(self) -> None:
         await self._worker.api.stop()
-        self._worker.pool.close()
+        if self._worker.pool is not None:
+            self._worker.pool.close()
 
     @mode.Service.task
     async def _check_broker(self) -> None:

@@ -107,3 +107,29 @@ def test_kills_outage_and_replay_keep_counts(workers: WorkerFactory, kafka_boots
     )
     assert replay.get("/api/v1/totals")["unique_messages_by_event"] == stream.truth.grand_totals()
     assert _mismatches(replay, stream) == []
+
+
+@pytest.mark.timeout(1800)
+def test_workers_joining_and_leaving_keep_counts(workers: WorkerFactory, kafka_bootstrap: str, tmp_path: Path):
+    stream = generate_demo_stream(DemoConfig(users=2500, seed=77))
+    owner = workers.start("owner", data_dir=str(tmp_path / "owner"))
+    produce(kafka_bootstrap, workers.events_topic, [(r.key, r.value, None) for r in stream.records])
+    helper_settings = {"storage_url": owner.base_url}
+    rebalances = 0
+
+    time.sleep(3)
+    helper = workers.start("helper-1", data_dir=str(tmp_path / "helper-1"), **helper_settings)
+    rebalances += 1
+    time.sleep(8)
+    assert helper.stop() == 0
+    rebalances += 1
+
+    helper = workers.start("helper-2", data_dir=str(tmp_path / "helper-2"), **helper_settings)
+    rebalances += 1
+    time.sleep(8)
+    helper.kill()
+    rebalances += 1
+
+    _wait_for_truth(owner, workers, kafka_bootstrap, stream)
+    assert rebalances == 4
+    assert _mismatches(owner, stream) == []
