@@ -1,7 +1,9 @@
 """One user's messages: the paginated list and the details of one message.
 
-Both read `notification_events FINAL`, which gives one row per (message_id, event) with the
-snapshot that has the most reports. Events may arrive in any order and some never arrive, so
+The list reads `notification_events` without FINAL: it uses only the earliest time, the
+event types and the template of each message, which every snapshot of an event carries, so
+extra snapshots change nothing. The details read FINAL, which gives one row per
+(message_id, event) with the snapshot that has the most reports. Events may arrive in any order and some never arrive, so
 the details mark what is missing instead of inventing it. An event that a later event implies
 (a click implies a delivery) is `implied`. Anything else that was never reported is
 `not_reported`.
@@ -39,7 +41,7 @@ SELECT
     anyIf(template_version, event = 'sent') AS template_version,
     anyIf(content_title, event = 'sent') AS content_title,
     count() OVER () AS total
-FROM {db}.notification_events FINAL
+FROM {db}.notification_events
 WHERE user_id = {{user_id:String}}
 GROUP BY message_id
 HAVING ({{channel:String}} = '' OR channel = {{channel:String}})

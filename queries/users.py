@@ -6,6 +6,10 @@ case-sensitive, because `startsWith` and `=` know no wildcards, so `_`, `%` and 
 query match only themselves. Nickname matching compares `normalize_nickname(query)` with the
 stored `nickname_search` column (NFKC, then Unicode case folding, then NFKC) as a substring,
 so it works for any script. Users known only from events (no profile yet) are found by ID.
+
+The match runs first on every stored version of a profile, without FINAL, to find candidate
+ids; FINAL then reads only the candidates' granules and the match is applied again to their
+current version, so a nickname that changed away from the query no longer matches.
 """
 
 from __future__ import annotations
@@ -31,9 +35,15 @@ FROM
         nickname,
         multiIf(user_id = {{q:String}}, 0, startsWith(user_id, {{q:String}}), 1, 2) AS rank
     FROM {db}.users FINAL
-    WHERE user_id = {{q:String}}
-       OR startsWith(user_id, {{q:String}})
-       OR (length({{nick:String}}) > 0 AND positionUTF8(nickname_search, {{nick:String}}) > 0)
+    WHERE user_id IN (
+            SELECT user_id FROM {db}.users
+            WHERE user_id = {{q:String}}
+               OR startsWith(user_id, {{q:String}})
+               OR (length({{nick:String}}) > 0 AND positionUTF8(nickname_search, {{nick:String}}) > 0)
+        )
+      AND (user_id = {{q:String}}
+           OR startsWith(user_id, {{q:String}})
+           OR (length({{nick:String}}) > 0 AND positionUTF8(nickname_search, {{nick:String}}) > 0))
 
     UNION ALL
 
