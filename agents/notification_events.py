@@ -10,7 +10,6 @@ share a partition; throughput scales with partitions and workers instead.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -24,7 +23,7 @@ from pipeline.errors import InvalidEventError
 from pipeline.settings import Settings
 from schemas.events import NotificationEvent, parse_event
 from sinks.clickhouse import build_event_row
-from sinks.event_sink import EventSink
+from sinks.event_sink import EventSink, consume_into_sink
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +84,7 @@ class NotificationEventsAgent:
         )
 
     async def _consume(self, stream: StreamT) -> None:
-        manual = stream.noack()
-        self._sink.bind_ack(manual.ack)
-        flush_timer = asyncio.create_task(self._sink.run_flush_timer())
-        try:
-            async for record in manual.events():
-                await self.process(record)
-        finally:
-            flush_timer.cancel()
+        await consume_into_sink(stream, self._sink, self.process)
 
     async def process(self, record: EventT) -> None:
         """Validate, deduplicate and buffer one record; invalid ones go to the dead-letter topic."""

@@ -7,7 +7,6 @@ records after the batch is stored, like the events agent.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from agents.dead_letters import DeadLetterPublisher
 from pipeline.errors import InvalidEventError
 from pipeline.settings import Settings
 from schemas.profiles import ProfileChange, parse_profile_change
-from sinks.event_sink import EventSink
+from sinks.event_sink import EventSink, consume_into_sink
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +69,7 @@ class UserProfilesAgent:
         self.agent = app.agent(self.source, name="user-profiles", concurrency=1)(self._consume)
 
     async def _consume(self, stream: StreamT) -> None:
-        manual = stream.noack()
-        self._sink.bind_ack(manual.ack)
-        flush_timer = asyncio.create_task(self._sink.run_flush_timer())
-        try:
-            async for record in manual.events():
-                await self.process(record)
-        finally:
-            flush_timer.cancel()
+        await consume_into_sink(stream, self._sink, self.process)
 
     async def process(self, record: EventT) -> None:
         """Validate one profile change and fold it into the pending batch."""

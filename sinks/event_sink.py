@@ -221,3 +221,21 @@ class EventSink:
         for record in records:
             await self._ack(record)
         self.counters.records_acked += len(records)
+
+
+async def consume_into_sink(
+    stream: Any, sink: EventSink, process: Callable[[Any], Awaitable[None]]
+) -> None:
+    """Run an agent body whose records are acked by `sink` after storage, not by faust.
+
+    faust's automatic acks are turned off (`stream.noack()`), the sink gets the ack function,
+    and the sink's flush timer runs while the agent consumes.
+    """
+    manual = stream.noack()
+    sink.bind_ack(manual.ack)
+    flush_timer = asyncio.create_task(sink.run_flush_timer())
+    try:
+        async for record in manual.events():
+            await process(record)
+    finally:
+        flush_timer.cancel()
