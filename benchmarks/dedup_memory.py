@@ -3,12 +3,12 @@
 Run as a child process (`python -m benchmarks.dedup_memory`) so its RSS is the store's
 alone. It builds the worker's dedup table with faust (same name, partitions, RocksDB TTL
 option and tumbling window as `agents/notification_events.py`) and opens each partition's
-database through faust's `RocksDBOptions`, which rocksdict serves as in the worker. Keys
-and values are encoded exactly as faust's json serializer does (checked at start).
+database through faust's `RocksDBOptions`, which rocksdict serves as in the worker. Values
+are encoded by the table's own serializer, and keys as it encodes them (checked at start).
 
 With `--expiry-index` the child also calls faust's `Table._maybe_set_key_ttl` for every key,
-as `Table.on_key_set` does in the worker: faust keeps every live windowed key in a Python
-set until its window expires, so this shows what the worker holds besides RocksDB.
+as `Table.on_key_set` does in the worker. faust keeps every live windowed key in a Python set
+until its window expires, so this shows what the worker keeps in memory besides RocksDB.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ KEYS_PER_USER = 50  # about the events per user of the storage benchmarks
 EVENT_ID_PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
 
 
-def state_pool(seed: int) -> list[tuple[str, bytes]]:
+def state_pool(seed: int, store: Any) -> list[tuple[str, bytes]]:
     """Return (event type, encoded state) pairs built by the real dedup code from a demo stream.
 
     Each state's event_id is the placeholder, which `value_for` replaces per key, so no two
@@ -58,12 +58,13 @@ def state_pool(seed: int) -> list[tuple[str, bytes]]:
     for key, state in states.items():
         data = state.to_json()
         data[8] = EVENT_ID_PLACEHOLDER
-        pool.append((events[key], _faust_json(data).encode()))
+        pool.append((events[key], store._encode_value(data)))
     return pool
 
 
 def _faust_json(value: Any) -> str:
-    # faust's json codec writes compact JSON with ASCII escapes; main() checks the equality.
+    # Compact JSON as faust's json codec writes it. That codec writes UTF-8 rather than
+    # escapes, which only matches here because keys are ASCII; main() checks the equality.
     return json.dumps(value, separators=(",", ":"))
 
 
@@ -133,8 +134,8 @@ def main() -> None:
     args = parser.parse_args()
 
     rss_at_start = rss_bytes()
-    pool = state_pool(args.seed)
     table, store = open_table(args.data_dir, args.partitions, args.block_cache_bytes)
+    pool = state_pool(args.seed, store)
     databases = [
         store.rocksdb_options.open(store.partition_path(p)) for p in range(args.partitions)
     ]

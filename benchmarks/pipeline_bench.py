@@ -1,8 +1,8 @@
 """Benchmarks on the real broker: throughput, end-to-end delay, hot-path profile, scaling.
 
-Throughput, delay and profile share one worker: the throughput phase drains a backlog that
-was produced before the worker started, the delay phase then produces at half of that
-rate, and the profile phase runs py-spy while the worker drains a second backlog.
+Throughput, delay and profile share one worker. The throughput phase drains a backlog that
+was produced before the worker started. The delay phase then produces at half of that rate,
+and the profile phase runs py-spy while the worker drains a second backlog.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def demo_records(
     """Return (key, value) records of seeded demo streams, at least `min_records` of them.
 
     When one stream of `users` users is too short, streams with the next seeds are
-    appended; their message ids differ, so they are new events, not replays.
+    appended. Their message ids differ, so they are new events, not replays.
     """
     from pipeline.demo_stream import DemoConfig, generate_demo_stream
 
@@ -320,7 +320,7 @@ def run_profile(
 ) -> dict[str, Any]:
     """Profile the worker with py-spy for 20 s while it drains a fresh backlog.
 
-    The backlog holds about 40 s of records at the measured throughput, so the worker is
+    The backlog contains about 40 s of records at the measured throughput, so the worker is
     busy for the whole recording even though py-spy slows it.
     """
     worker = session.worker
@@ -387,10 +387,10 @@ def run_scaling(
     """Measure the aggregate rate of `partitions` partitions with one worker per partition.
 
     Each worker has its own data directory and so its own embedded ClickHouse. The workers
-    start together, as a deployment starts them, on empty topics; once all are ready and the
-    group has settled for 5 s, the backlog is produced as fast as the producer can, and the
-    rate is the records divided by the time from the first send to consumer lag 0. So no
-    rebalance falls into the measured interval, and every configuration is timed alike.
+    start together on empty topics, as a deployment starts them. Once all are ready and the
+    group has settled for 5 s, the backlog is produced as fast as the producer can. The rate
+    is the records divided by the time from the first send to consumer lag 0, so no
+    rebalance falls into the measured interval and every configuration is timed alike.
 
     If the group stalls (lag unchanged for 180 s), the attempt is recorded and repeated once
     on new topics with the workers started one after another, each after the previous one

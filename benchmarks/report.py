@@ -152,8 +152,8 @@ for {produce_s:.0f} s. Every 0.5 s it also sends a marker: a `sent` event of a u
 occurs nowhere else ({markers} markers). A marker's delay runs from just before the producer's
 `send` to the first `GET /api/v1/users/{{id}}/stats` that counts it. One poller checks the
 pending markers oldest first, one request at a time, then sleeps 25 ms, so the polling load
-stays bounded; the delay is taken when the counting response arrives, which overstates it by at
-most one polling cycle (p50 cycle {cycle_p50}, p99 {cycle_p99}). Baseline: the same request for
+stays bounded. The delay is taken when the counting response arrives, so it can be too long by
+up to one polling cycle (p50 cycle {cycle_p50}, p99 {cycle_p99}). Baseline: the same request for
 a user stored earlier, every 100 ms during the same load, which is the API round trip alone.
 """
 
@@ -252,6 +252,7 @@ def _cycle(delay: dict[str, Any], quantile: str) -> str:
 def method_section(stored: dict[str, Any]) -> str:
     """Return one paragraph per benchmark, with the sizes of the stored run filled in."""
     parts = []
+
     throughput = _raw(stored, "throughput")
     if throughput:
         parts.append(
@@ -263,6 +264,7 @@ def method_section(stored: dict[str, Any]) -> str:
                 baseline_records=throughput["baseline"]["records"],
             )
         )
+
     delay = _raw(stored, "delay")
     if delay:
         parts.append(
@@ -277,6 +279,7 @@ def method_section(stored: dict[str, Any]) -> str:
                 cycle_p99=_cycle(delay, "p99_ms"),
             )
         )
+
     storage = _raw(stored, "stats") or _raw(stored, "search")
     if storage:
         events = storage["events"]
@@ -291,6 +294,7 @@ def method_section(stored: dict[str, Any]) -> str:
                 parts=storage["active_parts"],
             )
         )
+
     stats = _raw(stored, "stats")
     if stats and "stats" in stats:
         sampled = stats["stats"]["event_rows_of_sampled_users"]
@@ -306,6 +310,7 @@ def method_section(stored: dict[str, Any]) -> str:
                 **_quantiles(stats["stats"], "point_read", "point"),
             )
         )
+
     search = _raw(stored, "search")
     if search and "search" in search:
         matches = search["search"]["median_matches"]
@@ -318,6 +323,7 @@ def method_section(stored: dict[str, Any]) -> str:
                 prefix_matches=matches["user_id_prefix"],
             )
         )
+
     imported = _raw(stored, "import")
     if imported:
         parts.append(
@@ -329,6 +335,7 @@ def method_section(stored: dict[str, Any]) -> str:
                 repeat=len(imported["import_s"]),
             )
         )
+
     memory = _raw(stored, "memory")
     if memory:
         store = memory["store"]
@@ -344,6 +351,7 @@ def method_section(stored: dict[str, Any]) -> str:
                 reads=store["reads"],
             )
         )
+
     scaling = _raw(stored, "scaling")
     if scaling:
         parts.append(

@@ -129,7 +129,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quiet-wait-s",
         type=float,
         default=300.0,
-        help="longest wait for --quiet-load per benchmark, in seconds; then it runs anyway "
+        help="maximum wait for --quiet-load per benchmark, in seconds; then it runs anyway "
         "(default: %(default)s)",
     )
     parser.add_argument(
@@ -163,7 +163,7 @@ def wait_for_quiet(threshold: float, max_wait_s: float) -> float:
 
 
 class Runner:
-    """Runs the selected benchmarks and collects rows and raw measurements per benchmark."""
+    """Runner of the selected benchmarks, with the rows and raw measurements it collected."""
 
     def __init__(self, args: argparse.Namespace, command: str) -> None:
         self.args = args

@@ -390,6 +390,8 @@ def bench_search(
         samples.append(elapsed_s)
         by_kind[kind].append(elapsed_s)
         totals[kind].append(int(found["total"]))
+        if len(samples) % 100 == 0:
+            log(f"storage: {len(samples):,}/{len(queries):,} searches")
     return {
         "search": latency_summary_ms(samples),
         "by_kind": {kind: latency_summary_ms(values) for kind, values in by_kind.items()},

@@ -212,7 +212,7 @@ def total_lag(bootstrap: str, group: str, topic: str) -> int:
 
 
 class StalledError(RuntimeError):
-    """The consumer lag stayed above 0 without any change for too long."""
+    """Error raised when the consumer lag stays above 0, unchanged, for too long."""
 
     def __init__(self, message: str, lag: dict[int, int]) -> None:
         super().__init__(message)
@@ -237,7 +237,7 @@ def wait_lag_zero(
     """Poll the group's lag until it is 0; returns time.monotonic() at the first zero.
 
     Raises StalledError when the lag of every partition stayed the same, above 0, for
-    `stall_timeout_s`: the workers stopped making progress, and waiting longer measures nothing.
+    `stall_timeout_s`, because the workers then make no progress and waiting measures nothing.
     """
     deadline = time.monotonic() + timeout_s
     workers = list(workers)
