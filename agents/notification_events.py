@@ -10,7 +10,9 @@ share a partition; throughput scales with partitions and workers instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ import faust
 from faust.types import EventT, StreamT
 
 from agents.dead_letters import DeadLetterPublisher
+from agents.dedup_store import MEMORY_BUDGET_OPTION, TtlWindowedTable, compaction_interval_s
 from agents.dedup import DedupState, PipelineClock, RecordPosition, merge_report
 from pipeline.errors import InvalidEventError
 from pipeline.settings import Settings
@@ -28,6 +31,45 @@ from sinks.event_sink import EventSink, consume_into_sink
 log = logging.getLogger(__name__)
 
 DEDUP_TABLE_NAME = "notification-dedup"
+_TABLE_HELP = "Dedup state per (user_id, message_id, event); see agents/dedup.py."
+
+
+def create_dedup_table(app: faust.App, settings: Settings) -> Any:
+    """Create the windowed dedup table, bounded in memory and size (see agents/dedup_store.py).
+
+    The app's store must be `faust_store_url(settings.table_store)`. With the RocksDB
+    store, keys expire through RocksDB's TTL and the changelog's retention.
+    With the memory store, which has no TTL, faust's own expiry removes closed windows.
+    """
+    window = timedelta(seconds=settings.dedup_window_s)
+    retention_ms = int((settings.dedup_window_s + settings.dedup_expires_s) * 1000)
+    if settings.table_store == "memory://":
+        table = app.Table(
+            DEDUP_TABLE_NAME, default=list, partitions=settings.topic_partitions, help=_TABLE_HELP
+        )
+        return table.tumbling(window, expires=timedelta(seconds=settings.dedup_expires_s))
+
+    table = TtlWindowedTable(
+        app,
+        name=DEDUP_TABLE_NAME,
+        default=list,
+        beacon=app.tables.beacon,
+        partitions=settings.topic_partitions,
+        options={
+            "ttl": retention_ms // 1000,
+            MEMORY_BUDGET_OPTION: settings.dedup_store_memory_mib * 1024**2,
+        },
+        # Without faust's expiry the changelog must shrink by time: Kafka deletes closed
+        # segments older than the retention, and a segment closes after segment.ms.
+        extra_topic_configs={
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(retention_ms),
+            "segment.ms": str(max(60_000, int(settings.dedup_window_s * 1000))),
+        },
+        help=_TABLE_HELP,
+    )
+    app.tables.add(table)
+    return table.tumbling(window)
 
 
 class PipelineCounters:
@@ -66,21 +108,26 @@ class NotificationEventsAgent:
                 partitions=settings.topic_partitions,
             )
         )
-        table = app.Table(
-            DEDUP_TABLE_NAME,
-            default=list,
-            partitions=settings.topic_partitions,
-            options={"ttl": int(settings.dedup_window_s + settings.dedup_expires_s)},
-            help="Dedup state per (user_id, message_id, event); see agents/dedup.py.",
-        ).tumbling(
-            timedelta(seconds=settings.dedup_window_s),
-            expires=timedelta(seconds=settings.dedup_expires_s),
-        )
-        self.table = table
+        self.table = table = create_dedup_table(app, settings)
         self._current = table.relative_to(self._pipeline_time_s)
         self._previous = table.relative_to(self._previous_window_time_s)
         self.agent = app.agent(self.source, name="notification-events", concurrency=1)(
             self._consume
+        )
+        if settings.table_store == "rocksdb://":
+            ttl_s = settings.dedup_window_s + settings.dedup_expires_s
+            app.timer(compaction_interval_s(ttl_s), name="dedup-store-compaction")(
+                self._compact_store
+            )
+
+    async def _compact_store(self) -> None:
+        store = self.table.table.data
+        started_s = time.monotonic()
+        databases = await asyncio.to_thread(store.compact_all)
+        log.info(
+            "Compacted the dedup store so expired keys are dropped databases=%d elapsed_s=%.1f",
+            databases,
+            time.monotonic() - started_s,
         )
 
     async def _consume(self, stream: StreamT) -> None:

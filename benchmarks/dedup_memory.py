@@ -1,14 +1,16 @@
 """Memory of the dedup store with many live keys, measured on the store, not a whole worker.
 
 Run as a child process (`python -m benchmarks.dedup_memory`) so its RSS is the store's
-alone. It builds the worker's dedup table with faust (same name, partitions, RocksDB TTL
-option and tumbling window as `agents/notification_events.py`) and opens each partition's
-database through faust's `RocksDBOptions`, which rocksdict serves as in the worker. Values
-are encoded by the table's own serializer, and keys as it encodes them (checked at start).
+alone. It builds the worker's dedup table with faust (`--store product`: the worker's own
+`create_dedup_table`, so the same store, TTL and memory budget) and opens each partition's
+database through the store's options, as the worker does. Values are encoded by the table's
+own serializer, and keys as it encodes them (checked at start).
 
-With `--expiry-index` the child also calls faust's `Table._maybe_set_key_ttl` for every key,
-as `Table.on_key_set` does in the worker. faust keeps every live windowed key in a Python set
-until its window expires, so this shows what the worker keeps in memory besides RocksDB.
+`--store faust-default` builds the table on faust's RocksDB store with faust's default
+options instead (a 2 GiB block cache per partition), and `--expiry-index` then also calls
+faust's `Table._maybe_set_key_ttl` for every key, as `Table.on_key_set` does when faust
+expires windows itself. That is how the worker ran before it had its own store: faust keeps
+every live windowed key in a Python set until its window expires.
 """
 
 from __future__ import annotations
@@ -86,29 +88,44 @@ def value_for(index: int, entry: int, pool: list[tuple[str, bytes]]) -> bytes:
     return pool[entry][1].replace(EVENT_ID_PLACEHOLDER.encode(), event_id.encode(), 1)
 
 
-def open_table(data_dir: Path, partitions: int, block_cache_bytes: int | None) -> tuple[Any, Any]:
+def open_table(data_dir: Path, partitions: int, store_kind: str) -> tuple[Any, Any]:
     """Create the worker's dedup table on a faust app that is never started.
 
-    Returns the table and its RocksDB store, whose options open the partition databases.
+    `store_kind` "product" builds the table as the worker does (`create_dedup_table`);
+    "faust-default" builds it on faust's own RocksDB store with faust's default options, as
+    the worker did before it had its own store. Returns the table and its RocksDB store,
+    whose options open the partition databases.
     """
     import faust
 
+    from agents.dedup_store import faust_store_url
+    from agents.notification_events import create_dedup_table
+    from pipeline.settings import Settings
+
     app = faust.App(
         "dedup-memory-bench",
-        store="rocksdb://",
+        store=faust_store_url("rocksdb://") if store_kind == "product" else "rocksdb://",
         datadir=str(data_dir),
         autodiscover=False,
         web_enabled=False,
         topic_partitions=partitions,
     )
-    options: dict[str, Any] = {"ttl": int(WINDOW_S + EXPIRES_S)}
-    if block_cache_bytes is not None:
-        options["block_cache_size"] = block_cache_bytes
+    if store_kind == "product":
+        settings = Settings(
+            data_dir=data_dir,
+            topic_partitions=partitions,
+            dedup_window_s=WINDOW_S,
+            dedup_expires_s=EXPIRES_S,
+            _env_file=None,
+        )
+        table = create_dedup_table(app, settings).table
+        return table, table.data
+
     window = app.Table(
         "notification-dedup",
         default=list,
         partitions=partitions,
-        options=options,
+        options={"ttl": int(WINDOW_S + EXPIRES_S)},
     ).tumbling(timedelta(seconds=WINDOW_S), expires=timedelta(seconds=EXPIRES_S))
     table = window.table
     return table, table.data
@@ -125,16 +142,17 @@ def main() -> None:
         "--expiry-index", action="store_true", help="also keep faust's expiry index"
     )
     parser.add_argument(
-        "--block-cache-bytes",
-        type=int,
-        help="RocksDB block cache per partition; the worker sets none, so faust's 2 GiB applies",
+        "--store",
+        choices=("product", "faust-default"),
+        default="product",
+        help="the worker's dedup store, or faust's RocksDB store with faust's default options",
     )
     parser.add_argument("--seed", type=int, default=20261204)
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
 
     rss_at_start = rss_bytes()
-    table, store = open_table(args.data_dir, args.partitions, args.block_cache_bytes)
+    table, store = open_table(args.data_dir, args.partitions, args.store)
     pool = state_pool(args.seed, store)
     databases = [
         store.rocksdb_options.open(store.partition_path(p)) for p in range(args.partitions)
@@ -203,7 +221,7 @@ def main() -> None:
             "keys": args.keys,
             "partitions": args.partitions,
             "expiry_index": args.expiry_index,
-            "block_cache_option_bytes": args.block_cache_bytes,
+            "store": args.store,
             "pool_states": len(pool),
             "mean_value_bytes": sum(len(v) for _, v in pool) / len(pool),
             "rss_at_start_bytes": rss_at_start,
@@ -217,6 +235,7 @@ def main() -> None:
             "peak_rss_bytes": max(s["rss_bytes"] for s in samples + read_samples),
             "disk_bytes": disk_bytes,
             "block_cache_bytes_per_partition": store.rocksdb_options.block_cache_size,
+            "memory_budget_bytes": getattr(store.rocksdb_options, "memory_budget_bytes", None),
             "write_buffer_bytes": store.rocksdb_options.write_buffer_size,
             "max_write_buffers": store.rocksdb_options.max_write_buffer_number,
         },

@@ -34,6 +34,7 @@ DRAIN_TIMEOUT_S = 1800.0
 MARKER_INTERVAL_S = 0.5
 MARKER_POLL_INTERVAL_S = 0.025
 MARKER_TIMEOUT_S = 60.0
+MARKER_PAGE_SIZE = 200  # the API's default max_page_size; more markers than this are not read
 API_BASELINE_INTERVAL_S = 0.1
 PRODUCE_TICK_S = 0.05
 
@@ -204,10 +205,10 @@ async def _produce_with_markers(
     rate_per_s: float,
     stored_user: str,
 ) -> dict[str, Any]:
-    """Produce paced records and markers; one poller checks pending markers oldest first.
+    """Produce paced records and markers; one poller checks all pending markers per request.
 
-    A single poller sends one request at a time, so the polling load on the worker stays
-    bounded however far the markers fall behind. A marker's delay is taken when the response
+    A single poller sends one search request at a time, so the polling load on the worker
+    stays bounded however far the markers fall behind. A marker's delay is taken when the response
     that counts it arrives, so the error is at most one polling cycle (reported).
     """
     import aiohttp
@@ -218,6 +219,8 @@ async def _produce_with_markers(
     )
     await producer.start()
     base_url = f"http://127.0.0.1:{port}/api/v1/users"
+    # Unique per call, so markers of an earlier delay run on the same topics do not count.
+    marker_prefix = f"marker-{topics.prefix}-{time.time_ns():x}-"
     pending_markers: dict[str, float] = {}  # user id -> produce time, in send order
     delays: list[float] = []
     cycles: list[float] = []
@@ -231,17 +234,26 @@ async def _produce_with_markers(
                 body = await response.json(loads=orjson.loads)
                 return int(body["total"]["counts"]["sent"])
 
+        async def visible_markers() -> set[str]:
+            # One search by the markers' common ID prefix returns every marker's summary
+            # counts, so a cycle costs one query however many markers are pending.
+            params = {"q": marker_prefix, "limit": str(MARKER_PAGE_SIZE)}
+            async with http.get(f"{base_url}/search", params=params) as response:
+                body = await response.json(loads=orjson.loads)
+            return {r["user_id"] for r in body["results"] if r["summary"]["sent"] >= 1}
+
         async def poll_markers() -> None:
             while not producing_done.is_set() or pending_markers:
                 cycle_started_s = time.monotonic()
-                checked = list(pending_markers.items())
-                for user_id, produced_s in checked:
-                    if await sent_count(user_id) >= 1:
-                        delays.append(time.monotonic() - produced_s)
-                        del pending_markers[user_id]
-                    elif time.monotonic() - produced_s > MARKER_TIMEOUT_S:
-                        del pending_markers[user_id]
-                if checked:
+                if pending_markers:
+                    visible = await visible_markers()
+                    now_s = time.monotonic()
+                    for user_id, produced_s in list(pending_markers.items()):
+                        if user_id in visible:
+                            delays.append(now_s - produced_s)
+                            del pending_markers[user_id]
+                        elif now_s - produced_s > MARKER_TIMEOUT_S:
+                            del pending_markers[user_id]
                     cycles.append(time.monotonic() - cycle_started_s + MARKER_POLL_INTERVAL_S)
                 await asyncio.sleep(MARKER_POLL_INTERVAL_S)
 
@@ -265,7 +277,7 @@ async def _produce_with_markers(
                 pending.append(await producer.send(topics.events, value=value, key=key))
             sent = due
             if now_s >= next_marker_s:
-                user_id = f"marker-{topics.prefix}-{markers}"
+                user_id = f"{marker_prefix}{markers:05d}"
                 marker = _marker_event(user_id)
                 produced_s = time.monotonic()
                 pending.append(

@@ -149,12 +149,14 @@ DELAY_METHOD = """
 On the same worker, right after the throughput phase, a producer sends new demo records at
 {target_rate:,.0f} records/s (half the measured throughput; achieved {achieved_rate:,.0f}/s)
 for {produce_s:.0f} s. Every 0.5 s it also sends a marker: a `sent` event of a user id that
-occurs nowhere else ({markers} markers). A marker's delay runs from just before the producer's
-`send` to the first `GET /api/v1/users/{{id}}/stats` that counts it. One poller checks the
-pending markers oldest first, one request at a time, then sleeps 25 ms, so the polling load
-stays bounded. The delay is taken when the counting response arrives, so it can be too long by
-up to one polling cycle (p50 cycle {cycle_p50}, p99 {cycle_p99}). Baseline: the same request for
-a user stored earlier, every 100 ms during the same load, which is the API round trip alone.
+occurs nowhere else ({markers} markers, all ids with one prefix). A marker's delay runs from
+just before the producer's `send` to the first response of `GET /api/v1/users/search?q=PREFIX`
+whose summary counts it, since that search returns every marker's totals from the stats table
+in one query. One poller sends that request while markers are pending, then sleeps 25 ms, so
+the polling load stays at one query at a time. The delay is taken when the counting response
+arrives, so it can be too long by up to one polling cycle (p50 cycle {cycle_p50}, p99
+{cycle_p99}). Baseline: `GET /api/v1/users/{{id}}/stats` for a user stored earlier, every
+100 ms during the same load, which is the API round trip alone.
 """
 
 STORAGE_METHOD = """
@@ -202,21 +204,36 @@ a loop that only parses the same bytes with the `csv` module and calls `phonenum
 MEMORY_METHOD = """
 This measures the dedup store, not a whole worker: pushing {keys:,} keys through a worker at
 the measured throughput would take hours. A child process builds the worker's dedup table with
-faust (same name, {partitions} partitions as the default `TOPIC_PARTITIONS`, RocksDB TTL of
-window + expiry, tumbling 1 h window with 2 h expiry), opens each partition's RocksDB through
-faust's `RocksDBOptions` (rocksdict) and writes {keys:,} keys shaped like the worker's: the key
+the worker's own `create_dedup_table` ({partitions} partitions as the default
+`TOPIC_PARTITIONS`, tumbling 1 h window with 2 h expiry, so a RocksDB TTL of 3 h, and the
+default 256 MiB memory budget shared by all partitions), opens each partition's RocksDB
+through the store's options and writes {keys:,} keys shaped like the worker's: the key
 `["user\\x1fmessage\\x1fevent", [window start, end]]` as faust's json serializer encodes it,
 the value the JSON list of `DedupState.to_json()` from real states of the demo stream (mean
 {value_bytes:.0f} bytes, each with its own event id). Keys spread over the three live windows,
 50 per user, all of a user's keys in one partition. RSS is read from /proc every {every:,} keys
 and every 5 s of a further {read_s:.0f} s of random point reads ({reads:,} reads). A second
-child does the same and also calls faust's `Table._maybe_set_key_ttl` for every key, as
-`Table.on_key_set` does in the worker. A third child passes `block_cache_size` = 64 MiB in
-the table options; the product passes none, so faust's default of 2 GiB per partition database
-applies. Flat means that neither the RSS slope over the second
-half of the keys times the key count, nor the growth during reads, exceeds 10% of the peak.
-Baseline: the same process with the store open and empty. The idle worker row is a worker
-started on empty topics, read 15 s after it became ready.
+child does the same on faust's own RocksDB store with faust's default options (a 2 GiB block
+cache and three 64 MiB memtables per partition) and also calls faust's
+`Table._maybe_set_key_ttl` for every key, as faust does when it expires windows itself: that
+is how the worker ran before it had its own store. Flat means that neither the RSS slope over
+the second half of the keys times the key count, nor the growth during reads, exceeds 10% of
+the peak. Baseline: the same process with the store open and empty. The idle worker row is a
+worker started on empty topics, read 15 s after it became ready.
+"""
+
+LONGRUN_METHOD = """
+A child process (`benchmarks/dedup_longrun.py`) builds the same store with a TTL of
+{ttl_s} s (window {window_s:.0f} s, expiry {expires_s:.0f} s) and writes new keys, each into
+the current window, as fast as one Python thread can, so about rate × TTL keys are within the
+TTL at any time. At {restart_s:.0f} s it exits. A second process opens the same files, writes
+the keys of the last TTL again ({restored:,} keys in {restore_s:.0f} s), which is what faust's
+recovery from a changelog with that retention does, and writes new keys until
+{duration_s:.0f} s. In both processes a thread compacts the store every half TTL, as the
+worker's timer does ({compactions} compactions). RSS and the bytes on disk are sampled every
+{every_s:.0f} s. The figure is the RSS range over the samples taken
+at least one TTL after the start or after the restart. Flat means the RSS and the disk size at
+the end are each at most 10% above their maximum before the restart.
 """
 
 SCALING_METHOD = """
@@ -351,6 +368,23 @@ def method_section(stored: dict[str, Any]) -> str:
                 reads=store["reads"],
             )
         )
+    longrun = _raw(stored, "longrun")
+    if longrun:
+        parts.append(
+            _paragraph(
+                "Dedup store over a long run",
+                LONGRUN_METHOD,
+                ttl_s=longrun["ttl_s"],
+                window_s=longrun["ttl_s"] / 3,
+                expires_s=2 * longrun["ttl_s"] / 3,
+                duration_s=longrun["duration_s"],
+                restart_s=longrun["restart_at_s"],
+                restored=longrun["restored_keys"],
+                compactions=len(longrun.get("compactions", [])),
+                restore_s=longrun["restore_s"],
+                every_s=longrun["samples"][1]["elapsed_s"] - longrun["samples"][0]["elapsed_s"],
+            )
+        )
 
     scaling = _raw(stored, "scaling")
     if scaling:
@@ -458,7 +492,7 @@ Benchmarks: {names}. The runner lowers
 its own priority to nice 10 (its workers and child processes inherit it), waits before each
 benchmark for the 1-minute load average to fall below 2.5 (at most 300 s by default; see
 `--quiet-load` and `--quiet-wait-s`), and records the load before and after
-each benchmark. It needs a Kafka broker (`--bootstrap`, default 127.0.0.1:19092), creates its
+each benchmark. It needs a Kafka broker (`--bootstrap`, default 127.0.0.1:9092, the broker of `deploy/kafka-local.sh`), creates its
 own topics under a unique prefix and deletes them at the end. Data comes from fixed seeds.
 Nothing asserts on time.
 

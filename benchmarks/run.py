@@ -26,12 +26,21 @@ from typing import Any
 from benchmarks import report
 from benchmarks.common import REPO_ROOT, Result, load_average, log, ratio, run_child
 
-BENCHMARKS = ("throughput", "delay", "profile", "stats", "search", "import", "memory", "scaling")
+BENCHMARKS = (
+    "throughput",
+    "delay",
+    "profile",
+    "stats",
+    "search",
+    "import",
+    "memory",
+    "longrun",
+    "scaling",
+)
 RESULTS_PATH = REPO_ROOT / "benchmarks" / "results.json"
 DOC_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 NICENESS = 10
 # A candidate product setting for the dedup table, measured beside the defaults.
-SMALL_BLOCK_CACHE_BYTES = 64 * 2**20
 GIB = 2**30
 
 
@@ -52,6 +61,10 @@ class Sizes:
     memory_keys: int
     memory_sample_every: int
     memory_read_s: float
+    longrun_ttl_s: int
+    longrun_duration_s: float
+    longrun_restart_at_s: float
+    longrun_sample_every_s: float
 
 
 FULL = Sizes(
@@ -68,6 +81,10 @@ FULL = Sizes(
     memory_keys=10_000_000,
     memory_sample_every=1_000_000,
     memory_read_s=30.0,
+    longrun_ttl_s=240,
+    longrun_duration_s=1200.0,
+    longrun_restart_at_s=600.0,
+    longrun_sample_every_s=15.0,
 )
 QUICK = Sizes(
     throughput_records=10_000,
@@ -83,6 +100,10 @@ QUICK = Sizes(
     memory_keys=1_000_000,
     memory_sample_every=100_000,
     memory_read_s=10.0,
+    longrun_ttl_s=20,
+    longrun_duration_s=80.0,
+    longrun_restart_at_s=40.0,
+    longrun_sample_every_s=5.0,
 )
 SEED = 20261204
 
@@ -102,7 +123,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--bootstrap",
-        default="127.0.0.1:19092",
+        default="127.0.0.1:9092",
         help="Kafka bootstrap host:port (default: %(default)s)",
     )
     parser.add_argument(
@@ -220,6 +241,8 @@ class Runner:
             self.run_scaling()
         if self.selected("memory"):
             self.run_memory()
+        if self.selected("longrun"):
+            self.run_longrun()
         if self.selected("stats", "search"):
             self.run_storage()
         if self.selected("import"):
@@ -297,9 +320,8 @@ class Runner:
         )
         stores = {}
         variants = (
-            ("store", []),
-            ("store_and_expiry_index", ["--expiry-index"]),
-            ("store_small_block_cache", ["--block-cache-bytes", str(SMALL_BLOCK_CACHE_BYTES)]),
+            ("store", ["--store", "product"]),
+            ("faust_store_and_expiry_index", ["--store", "faust-default", "--expiry-index"]),
         )
         for variant, extra in variants:
             data_dir = self.work_dir / f"dedup-{variant}"
@@ -324,6 +346,42 @@ class Runner:
             shutil.rmtree(data_dir, ignore_errors=True)
         raw = {"idle_worker": idle, **stores}
         self.record("memory", raw, memory_rows(raw), load)
+
+    def run_longrun(self) -> None:
+        load = self.quiet()
+        data_dir = self.work_dir / "dedup-longrun"
+        sizes = self.sizes
+        common = [
+            "--data-dir",
+            str(data_dir),
+            "--ttl-s",
+            str(sizes.longrun_ttl_s),
+            "--duration-s",
+            str(sizes.longrun_duration_s),
+            "--restart-at-s",
+            str(sizes.longrun_restart_at_s),
+            "--sample-every-s",
+            str(sizes.longrun_sample_every_s),
+            "--seed",
+            str(SEED),
+        ]
+        timeout_s = sizes.longrun_duration_s * 3 + 600
+        first = run_child(
+            "benchmarks.dedup_longrun",
+            ["--phase", "first", *common],
+            work_dir=self.work_dir,
+            timeout_s=timeout_s,
+        )
+        first_path = self.work_dir / "dedup-longrun-first.json"
+        first_path.write_text(json.dumps(first))
+        raw = run_child(
+            "benchmarks.dedup_longrun",
+            ["--phase", "second", "--first-phase", str(first_path), *common],
+            work_dir=self.work_dir,
+            timeout_s=timeout_s,
+        )
+        shutil.rmtree(data_dir, ignore_errors=True)
+        self.record("longrun", raw, [longrun_row(raw)], load)
 
     def run_storage(self) -> None:
         load = self.quiet()
@@ -542,10 +600,9 @@ def rss_growth(raw: dict[str, Any]) -> dict[str, float]:
 def memory_rows(raw: dict[str, Any]) -> list[Result]:
     rows = []
     labels = {
-        "store": "Dedup store (RocksDB only)",
-        "store_and_expiry_index": "Dedup store + faust's in-memory expiry index",
-        "store_small_block_cache": (
-            "Dedup store with a 64 MiB block cache per partition (not the product's setting)"
+        "store": "Dedup store (the worker's RocksDB store, 256 MiB budget)",
+        "faust_store_and_expiry_index": (
+            "faust's default RocksDB store + its in-memory expiry index (the earlier setting)"
         ),
     }
     for variant, label in labels.items():
@@ -593,6 +650,65 @@ def memory_rows(raw: dict[str, Any]) -> list[Result]:
         )
     )
     return rows
+
+
+def longrun_steady(raw: dict[str, Any]) -> dict[str, float]:
+    """Return RSS and disk ranges over the samples taken once a whole TTL of keys is live.
+
+    Those are the samples at least one TTL after the start and after the restart. Flat means
+    the RSS and the disk size at the end of the run are each at most 10% above the maximum
+    seen before the restart: a store whose expired or restored keys stayed would keep growing.
+    """
+    ttl_s = raw["ttl_s"]
+    restart_s = raw["restart_at_s"]
+    before = [s for s in raw["samples"] if ttl_s <= s["elapsed_s"] < restart_s]
+    after = [s for s in raw["samples"] if s["elapsed_s"] >= restart_s + ttl_s]
+    steady = before + after
+    end = raw["samples"][-1]
+    max_before_rss = max(s["rss_bytes"] for s in before)
+    max_before_disk = max(s["disk_bytes"] for s in before)
+    return {
+        "max_rss_bytes": max(s["rss_bytes"] for s in steady),
+        "min_rss_bytes": min(s["rss_bytes"] for s in steady),
+        "max_disk_bytes": max(s["disk_bytes"] for s in steady),
+        "min_disk_bytes": min(s["disk_bytes"] for s in steady),
+        "mean_keys_within_ttl": sum(s["keys_within_ttl"] for s in steady) / len(steady),
+        "end_rss_bytes": end["rss_bytes"],
+        "end_disk_bytes": end["disk_bytes"],
+        "flat": (
+            end["rss_bytes"] <= 1.1 * max_before_rss
+            and end["disk_bytes"] <= 1.1 * max_before_disk
+        ),
+    }
+
+
+def longrun_row(raw: dict[str, Any]) -> Result:
+    steady = longrun_steady(raw)
+    start_rss = raw["samples"][0]["rss_bytes"]
+    peak = steady["max_rss_bytes"]
+    return Result(
+        key="longrun",
+        benchmark="longrun",
+        title=(
+            f"Dedup store over {raw['duration_s']:.0f} s with expiring keys "
+            f"(TTL {raw['ttl_s']} s, about {steady['mean_keys_within_ttl']:,.0f} keys within "
+            f"the TTL, {raw['keys_written']:,} written, restart and restore at "
+            f"{raw['restart_at_s']:.0f} s), RSS"
+        ),
+        figure=peak,
+        figure_text=(
+            f"{_mib(steady['min_rss_bytes'])} to {_mib(peak)} "
+            f"({'flat' if steady['flat'] else 'growing'}; disk "
+            f"{_mib(steady['min_disk_bytes'])} to {_mib(steady['max_disk_bytes'])}; "
+            f"at the end RSS {_mib(steady['end_rss_bytes'])}, disk "
+            f"{_mib(steady['end_disk_bytes'])})"
+        ),
+        baseline=start_rss,
+        baseline_text=f"{_mib(start_rss)} (same process, store open, no keys)",
+        ratio=ratio(peak, start_rss),
+        target="< 1 GiB and flat",
+        met=peak < GIB and steady["flat"],
+    )
 
 
 def scaling_rows(results: list[dict[str, Any]]) -> list[Result]:

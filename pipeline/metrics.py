@@ -57,6 +57,7 @@ class _WorkerCollector:
         yield from _pipeline_metrics(worker)
         yield from _sink_metrics(worker)
         yield _consumer_lag_metric(worker)
+        yield _commit_stalled_metric(worker)
         yield _dedup_store_metric(worker)
         yield from _readiness_metrics(worker)
 
@@ -167,6 +168,18 @@ def _consumer_lag_metric(worker: Worker) -> Metric:
     topics = {worker.settings.events_topic, worker.settings.profiles_topic}
     for topic, partition, lag in consumer_lag(worker.app, topics):
         family.add_metric([topic, str(partition)], lag)
+    return family
+
+
+def _commit_stalled_metric(worker: Worker) -> Metric:
+    family = GaugeMetricFamily(
+        PREFIX + "commit_stalled",
+        "1 for a partition whose acked records cannot be committed because the oldest acked "
+        "offset is more than one past the committed offset (see pipeline/commit_watch.py).",
+        labels=["topic", "partition"],
+    )
+    for stalled in worker.commit_watch.stalled:
+        family.add_metric([stalled.topic, str(stalled.partition)], 1)
     return family
 
 

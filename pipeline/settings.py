@@ -57,7 +57,15 @@ class Settings(BaseSettings):
         description="Record timestamps further than this in the future are clamped to now.",
     )
     table_store: Literal["rocksdb://", "memory://"] = Field(
-        "rocksdb://", description="Faust table store for the dedup state."
+        "rocksdb://",
+        description="Faust table store for the dedup state: rocksdb:// (bounded by a TTL "
+        "and a memory budget) or memory:// (for tests; expired by faust's in-memory index).",
+    )
+    dedup_store_memory_mib: int = Field(
+        256,
+        ge=16,
+        description="Memory budget of the RocksDB dedup store per worker, shared by all its "
+        "partitions (block cache, index and filter blocks, memtables), in MiB.",
     )
 
     # ClickHouse

@@ -7,17 +7,19 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 import mode
 
+from agents.dedup_store import faust_store_url
 from agents.notification_events import NotificationEventsAgent
 from agents.user_profiles import UserProfilesAgent
 from directory.store import write_profile_changes
 from api.ingest import add_ingest_routes, create_status_app
 from api.server import ApiServer, create_api
+from pipeline.commit_watch import CommitWatch
 from pipeline.errors import StorageError
 from pipeline.logging_setup import json_logging_config
 from pipeline.metrics import metrics_handler
@@ -31,6 +33,7 @@ from sinks.remote import RemoteWriter
 log = logging.getLogger(__name__)
 
 BROKER_CHECK_INTERVAL_S = 5.0
+COMMIT_CHECK_INTERVAL_S = 15.0
 
 
 def faust_broker_url(bootstrap_servers: str) -> str:
@@ -44,7 +47,7 @@ def create_faust_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.app_id,
         broker=faust_broker_url(settings.kafka_bootstrap_servers),
-        store=settings.table_store,
+        store=faust_store_url(settings.table_store),
         # One folder per app id: the RocksDB files store changelog offsets of their app, and
         # another app reading them fails recovery with a ConsistencyError.
         datadir=str((settings.data_dir / "faust" / settings.app_id).resolve()),
@@ -84,6 +87,7 @@ class Worker:
     pool: QueryPool
     api: ApiServer
     broker_reachable: bool = True
+    commit_watch: CommitWatch = field(default_factory=CommitWatch)
 
     def readiness(self) -> dict[str, bool]:
         """Return the readiness checks; the worker is ready when all are true."""
@@ -223,6 +227,10 @@ class ApiService(mode.Service):
         self._worker = worker
 
     async def on_start(self) -> None:
+        # mode-streaming 0.7.1 leaves the root logger at DEBUG when the worker
+        # runs with loglevel WARNING, so faust built a debug record for every changelog
+        # send (about 5% of the event loop). The configured level is set again here.
+        logging.getLogger().setLevel(self._worker.settings.log_level.upper())
         await self._worker.api.start()
 
     async def on_stop(self) -> None:
@@ -240,6 +248,13 @@ class ApiService(mode.Service):
                 log.warning("Kafka broker reachability changed reachable=%s", reachable)
             self._worker.broker_reachable = reachable
             await self.sleep(BROKER_CHECK_INTERVAL_S)
+
+    @mode.Service.task
+    async def _check_commits(self) -> None:
+        while not self.should_stop:
+            await self.sleep(COMMIT_CHECK_INTERVAL_S)
+            # `app.consumer` would create a consumer; `_consumer` is None until it starts.
+            self._worker.commit_watch.check(getattr(self._worker.app, "_consumer", None))
 
 
 def _any_broker_accepts(bootstrap_servers: str) -> bool:

@@ -7,7 +7,7 @@ import time
 import orjson
 import pytest
 
-from tests.support.kafka import consumer_lag, produce
+from tests.support.kafka import consumer_lag, produce, topic_config
 from tests.support.workers import WorkerFactory, wait_until
 
 pytestmark = pytest.mark.integration
@@ -78,3 +78,14 @@ def test_late_duplicate_changes_no_count(workers: WorkerFactory, kafka_bootstrap
     stats = worker.get("/api/v1/users/u-win/stats")
     assert stats["total"]["counts"]["delivered"] == 1
     assert row["reports"] == 2
+
+
+def test_changelog_expires_by_time(workers: WorkerFactory, kafka_bootstrap: str):
+    workers.start(dedup_window_s=str(WINDOW_S), dedup_expires_s=str(2 * WINDOW_S))
+    changelog = f"{workers.app_id}-notification-dedup-changelog"
+
+    config = topic_config(kafka_bootstrap, changelog)
+
+    assert config["cleanup.policy"] == "compact,delete"
+    assert config["retention.ms"] == str(3 * WINDOW_S * 1000)
+    assert config["segment.ms"] == "60000"

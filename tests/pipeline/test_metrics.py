@@ -316,6 +316,7 @@ def test_exposition_parses(worker):
         "user_insights_buffered_records": "gauge",
         "user_insights_storage_ok": "gauge",
         "user_insights_consumer_lag": "gauge",
+        "user_insights_commit_stalled": "gauge",
         "user_insights_dedup_store_keys": "gauge",
         "user_insights_ready": "gauge",
         "user_insights_readiness_check": "gauge",

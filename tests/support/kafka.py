@@ -56,3 +56,25 @@ def read_all(bootstrap: str, topic: str, *, expected: int, timeout_s: float = 30
 def consumer_lag(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     """Return end offset minus committed offset for every partition of `topic`."""
     return asyncio.run(topics.consumer_lag(bootstrap, group, topic))
+
+
+def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
+    """Return the broker's configuration entries of `topic`, name to value."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    async def run() -> dict[str, str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            responses = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic)]
+            )
+        finally:
+            await admin.close()
+        # Each response lists (error code, message, type, name, entries); an entry starts
+        # with (name, value).
+        entries = responses[0].resources[0][4]
+        return {entry[0]: entry[1] for entry in entries}
+
+    return asyncio.run(run())
