@@ -216,9 +216,11 @@ and every 5 s of a further {read_s:.0f} s of random point reads ({reads:,} reads
 child does the same on faust's own RocksDB store with faust's default options (a 2 GiB block
 cache and three 64 MiB memtables per partition) and also calls faust's
 `Table._maybe_set_key_ttl` for every key, as faust does when it expires windows itself: that
-is how the worker ran before it had its own store. Flat means that neither the RSS slope over
-the second half of the keys times the key count, nor the growth during reads, exceeds 10% of
-the peak. Baseline: the same process with the store open and empty. The idle worker row is a
+is how the worker ran before it had its own store. The worker's store counts as bounded when
+its RSS over the empty store stays within its memory budget plus a quarter, because its cache
+fills up to the budget and then stays there; whether the size stays flat while keys expire is
+the long run below. The other store counts as flat when neither the RSS slope over the second
+half of the keys times the key count, nor the growth during reads, exceeds 10% of the peak. Baseline: the same process with the store open and empty. The idle worker row is a
 worker started on empty topics, read 15 s after it became ready.
 """
 
