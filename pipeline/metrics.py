@@ -125,6 +125,12 @@ def _sink_metrics(worker: Worker) -> Iterator[Metric]:
             "Source records acked after their rows were stored; only acked offsets commit.",
             labels=["table"],
         ),
+        "records_not_acked": CounterMetricFamily(
+            PREFIX + "records_not_acked",
+            "Source records stored but not acked because they were read before the current "
+            "partition assignment; their partition's owner reads them again.",
+            labels=["table"],
+        ),
         "last_insert_s": GaugeMetricFamily(
             PREFIX + "insert_seconds",
             "Duration of the last successful insert, in seconds (0 before the first).",

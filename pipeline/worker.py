@@ -197,8 +197,9 @@ def _connect_signals(worker: Worker) -> None:
 
     @app.on_partitions_revoked.connect
     async def flush_before_revoke(app: faust.App, revoked: set, **kwargs: object) -> None:
-        # Store and ack what the revoked partitions produced, so the next owner starts
-        # after it instead of reprocessing it.
+        # Store the buffered rows before the next owner writes the same keys. These
+        # records are not acked (see current_generation_ack), so their owner reads them
+        # again and storage absorbs the repeat.
         await worker.sink.flush()
         await worker.profiles_sink.flush()
 

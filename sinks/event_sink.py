@@ -25,6 +25,7 @@ from pipeline.errors import StorageError
 log = logging.getLogger(__name__)
 
 WriteBatch = Callable[[Sequence[Any], str], None]
+# Acks one source record; a result of False means the record was deliberately not acked.
 AckRecord = Callable[[Any], Awaitable[Any]]
 
 
@@ -46,6 +47,7 @@ class SinkCounters:
     rows_written: int = 0
     batches_written: int = 0
     records_acked: int = 0
+    records_not_acked: int = 0
     insert_failures: int = 0
     last_insert_s: float = 0.0
     last_batch_rows: int = 0
@@ -218,9 +220,20 @@ class EventSink:
     async def _ack_records(self, records: list[Any]) -> None:
         if self._ack is None:
             raise RuntimeError("EventSink.bind_ack() was not called before the first flush")
+        acked = 0
         for record in records:
-            await self._ack(record)
-        self.counters.records_acked += len(records)
+            if await self._ack(record) is not False:
+                acked += 1
+        self.counters.records_acked += acked
+        skipped = len(records) - acked
+        if skipped:
+            self.counters.records_not_acked += skipped
+            log.info(
+                "Stored records read before the current partition assignment; their offsets "
+                "are not committed here and their partition's owner reads them again "
+                "records=%d",
+                skipped,
+            )
 
 
 async def consume_into_sink(
@@ -232,10 +245,32 @@ async def consume_into_sink(
     and the sink's flush timer runs while the agent consumes.
     """
     manual = stream.noack()
-    sink.bind_ack(manual.ack)
+    sink.bind_ack(current_generation_ack(stream.app, manual.ack))
     flush_timer = asyncio.create_task(sink.run_flush_timer())
     try:
         async for record in manual.events():
             await process(record)
     finally:
         flush_timer.cancel()
+
+
+def current_generation_ack(app: Any, ack: AckRecord) -> AckRecord:
+    """Wrap `ack` so that it skips records read before the current partition assignment.
+
+    faust deletes its record of acked offsets for revoked partitions when a rebalance starts
+    (faust-streaming 0.15.3). An ack that arrives later, from a batch stored during or
+    after the rebalance, would be kept as a stale offset, and if the partition came back to
+    this worker, faust would commit nothing for it past that offset again. So no record is
+    acked while the app rebalances or when it was read in an earlier consumer generation.
+    Its row is stored, its offset is not committed, and the partition's owner reads it again,
+    which storage absorbs.
+    """
+
+    async def ack_if_current(record: Any) -> bool:
+        message = record.message
+        if app.rebalancing or message.generation_id != app.consumer_generation_id:
+            return False
+        await ack(record)
+        return True
+
+    return ack_if_current

@@ -135,7 +135,7 @@ export const S = {
   noTitle: "No title",
   templateRef: "{key}, version {version}",
   templateNoVersion: "none",
-  templateNotReported: "Not reported (no sent event arrived)",
+  templateNotReported: "Not reported (no sent event with a template arrived)",
 
   messagePageTitle: "Message {id} – {app}",
   messageHeading: "Message {id}",

@@ -587,6 +587,94 @@ def test_activity_and_messages(viewport: str, korean_site: WorkerProcess, open_p
     ]
 
 
+def _row_ids(page: Any) -> list[str]:
+    rows = page.locator(".messages-table tbody tr")
+    return [rows.nth(i).get_attribute("data-message-id") for i in range(rows.count())]
+
+
+def test_date_filter_matches_api(korean_site: WorkerProcess, open_page):
+    from playwright.sync_api import expect
+
+    worker = korean_site
+    everything = api(worker, f"/api/v1/users/{KOREAN_USER}/messages")
+    between = api(
+        worker, f"/api/v1/users/{KOREAN_USER}/messages?since=2026-03-03&until=2026-03-04"
+    )
+    # The range keeps some messages and drops others, so the filter is visible.
+    assert 0 < between["total"] < everything["total"]
+    view = open_page()
+    page = view.page
+    page.goto(f"{worker.base_url}/#/users/{KOREAN_USER}")
+    expect(page.locator(".messages-table tbody tr")).to_have_count(everything["total"])
+
+    page.fill("#filter-since", "2026-03-03")
+    page.fill("#filter-until", "2026-03-04")
+    page.get_by_role("button", name=S["filterApply"]).click()
+
+    expect(page.locator(".messages-table tbody tr")).to_have_count(between["total"])
+    view.shot("between")
+    assert _row_ids(page) == [m["message_id"] for m in between["messages"]]
+    expect(page.locator(".pager .page-status")).to_have_text(
+        fill(S["pageStatus"], first=1, last=between["total"], total=between["total"])
+    )
+
+
+PAGED_USER = "u-pages"
+PAGED_MESSAGES = 45
+
+
+def test_message_pages_match_api(workers: WorkerFactory, kafka_bootstrap: str, open_page):
+    from playwright.sync_api import expect
+
+    worker = workers.start()
+    require_dashboard(worker)
+    records = [
+        (
+            PAGED_USER.encode(),
+            orjson.dumps(
+                {
+                    "event": "sent",
+                    "user_id": PAGED_USER,
+                    "message_id": f"m-page-{number:02d}",
+                    "channel": "push",
+                    "occurred_at": f"2026-04-01T{number // 60:02d}:{number % 60:02d}:00Z",
+                }
+            ),
+            None,
+        )
+        for number in range(PAGED_MESSAGES)
+    ]
+    produce_events(kafka_bootstrap, workers.events_topic, records)
+    messages_path = f"/api/v1/users/{PAGED_USER}/messages"
+    wait_until(
+        lambda: api(worker, messages_path)["total"] == PAGED_MESSAGES,
+        timeout_s=60,
+        what="the paged user's messages to be stored",
+    )
+    view = open_page()
+    page = view.page
+    page.goto(f"{worker.base_url}/#/users/{PAGED_USER}")
+    status = page.locator(".pager .page-status")
+    previous = page.get_by_role("button", name=S["pagePrevious"])
+    following = page.get_by_role("button", name=S["pageNext"])
+
+    pages = [(0, 20), (20, 40), (40, 45)]
+    for offset, last in pages:
+        expected = api(worker, f"{messages_path}?limit=20&offset={offset}")["messages"]
+        expect(status).to_have_text(
+            fill(S["pageStatus"], first=offset + 1, last=last, total=PAGED_MESSAGES)
+        )
+        assert _row_ids(page) == [m["message_id"] for m in expected]
+        view.shot(f"offset-{offset}")
+        if last < PAGED_MESSAGES:
+            following.click()
+
+    expect(following).to_be_disabled()
+    previous.click()
+    expect(status).to_have_text(fill(S["pageStatus"], first=21, last=40, total=PAGED_MESSAGES))
+    expect(previous).to_be_enabled()
+
+
 # --- message details ---
 
 

@@ -311,6 +311,7 @@ def test_exposition_parses(worker):
         "user_insights_insert_batches": "counter",
         "user_insights_insert_failures": "counter",
         "user_insights_records_acked": "counter",
+        "user_insights_records_not_acked": "counter",
         "user_insights_insert_seconds": "gauge",
         "user_insights_insert_batch_rows": "gauge",
         "user_insights_buffered_records": "gauge",

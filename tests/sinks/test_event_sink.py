@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 
 from pipeline.errors import StorageError
-from sinks.event_sink import EventSink
+from sinks.event_sink import EventSink, current_generation_ack
 
 
 class RecordingStore:
@@ -136,3 +137,66 @@ async def test_flush_timer_writes_old_batch():
         timer.cancel()
 
     assert acked == ["r1"]
+
+
+class FakeApp:
+    """The two attributes of a faust app that `current_generation_ack` reads."""
+
+    def __init__(self) -> None:
+        self.rebalancing = False
+        self.consumer_generation_id = 7
+
+
+def _record(generation_id: int) -> SimpleNamespace:
+    return SimpleNamespace(message=SimpleNamespace(generation_id=generation_id))
+
+
+async def test_ack_skips_earlier_generation():
+    app = FakeApp()
+    acked: list = []
+
+    async def ack(record) -> None:
+        acked.append(record)
+
+    gated = current_generation_ack(app, ack)
+    current, earlier = _record(7), _record(6)
+
+    assert await gated(current) is True
+    assert await gated(earlier) is False
+    assert acked == [current]
+
+
+async def test_ack_skips_while_rebalancing():
+    app = FakeApp()
+    app.rebalancing = True
+    acked: list = []
+
+    async def ack(record) -> None:
+        acked.append(record)
+
+    assert await current_generation_ack(app, ack)(_record(7)) is False
+    assert acked == []
+
+
+async def test_sink_counts_records_not_acked():
+    app = FakeApp()
+    store = RecordingStore()
+    acked: list = []
+
+    async def ack(record) -> None:
+        acked.append(record)
+
+    sink = EventSink(
+        store.write, batch_max_rows=10, flush_interval_s=10.0, retry_initial_s=0.01, retry_max_s=0.05
+    )
+    sink.bind_ack(current_generation_ack(app, ack))
+    first, second = _record(7), _record(7)
+    await sink.add_row("k1", ("row1",), first)
+    app.consumer_generation_id = 8  # a rebalance between reading and storing `first`
+    await sink.add_row("k2", ("row2",), second)
+    await sink.flush()
+
+    assert len(store.batches) == 1
+    assert acked == []
+    assert sink.counters.records_acked == 0
+    assert sink.counters.records_not_acked == 2
