@@ -6,14 +6,20 @@ charged to that cache, so ``USER_INSIGHTS_DEDUP_STORE_MEMORY_MIB`` caps RocksDB'
 worker however many partitions it owns. faust's own default is a 2 GiB block cache and three
 64 MiB memtables per partition, with index and filter blocks outside any cache.
 
-Size: databases are opened with a RocksDB TTL of window + expiry (rocksdict's TTL access
-type), and the changelog topic is ``compact,delete`` with the same retention. Compaction
-drops entries older than the TTL, and a key restored from the changelog after a restart is
-written again with a fresh timestamp, so it expires too. RocksDB's own compactions reach the
-oldest files late (the disk size kept growing for 450 s in a benchmark with a 240 s TTL), so
-the worker also compacts every partition database every half TTL (`compact_all`). faust's own windowed-key expiry is
-not used with this store, because it keeps every live key in a Python set (about 230 bytes
-per key) and writes a changelog tombstone for each expired key.
+Size: each stored key starts with its window's start time (8 bytes, big-endian
+milliseconds), followed by faust's own key encoding, so keys sort by window. Expiry deletes
+the range of windows older than window + expiry with one range deletion per partition
+(`delete_windows_before`) and then compacts that range, every half of that period. Keys
+restored from the changelog get the same prefix from their window (`apply_changelog_batch`),
+so they expire by their window's time, on any worker and after any restart. The changelog
+topic is ``compact,delete`` with the same retention.
+
+RocksDB's own TTL (rocksdict's TTL access type) is not used, because with rocksdict 0.3.29 it
+lost keys that were still within the TTL. A database opened again in the same process lost
+every key. After a restart, a database that an earlier process had written kept only 23% of
+the keys written since (`benchmarks/dedup_longrun.py`). faust's own windowed-key expiry is
+not used either, because it keeps every live key in a Python set (about 230 bytes per key)
+and writes a changelog tombstone for each expired key.
 
 The store is registered with faust under the URL scheme of ``STORE_URL``; the worker sets
 it as the app's store (`faust_store_url`), because faust ignores a table's own store URL
@@ -23,10 +29,14 @@ when that URL has no host or path.
 from __future__ import annotations
 
 import logging
+import struct
 import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import faust
 import rocksdict
 from faust.stores import STORES
@@ -42,7 +52,12 @@ MEMORY_BUDGET_OPTION = "memory_budget_bytes"
 # budget is reached.
 WRITE_BUFFER_BYTES = 16 * 1024**2
 BLOOM_FILTER_BITS_PER_KEY = 10.0
-
+# Stored keys start with the window start in milliseconds, big-endian. Timestamps up to year
+# 10,000 keep the first byte 0x00, below faust's own metadata keys ("__faust...").
+WINDOW_PREFIX = struct.Struct(">Q")
+# A new folder name, so databases of the earlier TTL store (values with a 4-byte timestamp
+# suffix) are never opened by this one.
+STORE_FOLDER = "dedup-windows-v2"
 
 
 def faust_store_url(table_store: str) -> str:
@@ -98,46 +113,29 @@ class BoundedRocksDBOptions(RocksDBOptions):
 
     def open(self, path: Path, *, read_only: bool = False) -> rocksdict.Rdict:
         access = (
-            rocksdict.AccessType.read_write()
-            if self.ttl is None
-            else rocksdict.AccessType.with_ttl(self.ttl)
+            rocksdict.AccessType.read_only() if read_only else rocksdict.AccessType.read_write()
         )
         db = rocksdict.Rdict(str(path), options=self.as_options(), access_type=access)
         db.set_read_options(rocksdict.ReadOptions())
         return db
 
 
+def window_prefix(window_start_s: float) -> bytes:
+    """Return the 8-byte prefix that sorts stored keys by their window's start."""
+    return WINDOW_PREFIX.pack(max(0, int(window_start_s * 1000)))
+
+
+def stored_key(faust_key: bytes) -> bytes:
+    """Return the stored form of a key as faust encodes it: ``[key, [start, end]]`` JSON."""
+    _key, window = orjson.loads(faust_key)
+    return window_prefix(window[0]) + faust_key
+
+
 class DedupStore(RocksDBStore):
-    """faust's RocksDB table store, opened with `BoundedRocksDBOptions`.
+    """faust's RocksDB table store with window-prefixed keys and `BoundedRocksDBOptions`.
 
-    The table passes ``ttl`` (seconds) and ``memory_budget_bytes`` in its ``options``.
-
-    A partition database stays open when its partition is revoked. faust drops the handle
-    and opens the path again if the partition comes back, but with rocksdict 0.3.29 a TTL
-    database reopened in the same process lost every key, fresh ones included, at its next
-    compaction (tests/agents/test_dedup_store.py shows it). A restart in a new process is
-    not affected. The open handles cost no extra memory beyond the shared budget.
+    The table passes ``memory_budget_bytes`` in its ``options``.
     """
-
-    def compact_all(self) -> int:
-        """Compact every open partition database, dropping entries older than the TTL.
-
-        Returns the number of databases. RocksDB releases the GIL while it compacts, so a
-        worker runs this in a thread.
-        """
-        databases = list(self._dbs.values())
-        for database in databases:
-            database.compact_range(None, None)
-        return len(databases)
-
-    def revoke_partitions(self, table: Any, tps: Any) -> None:
-        for tp in tps:
-            if tp.topic in table.changelog_topic.topics:
-                log.info(
-                    "Partition revoked; its dedup database stays open for a reassignment "
-                    "partition=%d",
-                    tp.partition,
-                )
 
     def __init__(self, url: Any, app: Any, table: Any, **kwargs: Any) -> None:
         super().__init__(url, app, table, driver="rocksdict", **kwargs)
@@ -147,14 +145,75 @@ class DedupStore(RocksDBStore):
             memory_budget_bytes=budget, use_rocksdict=True, **options
         )
 
+    def partition_path(self, partition: int) -> Path:
+        default = super().partition_path(partition)
+        return default.parent / STORE_FOLDER / default.name
 
-def compaction_interval_s(ttl_s: float) -> float:
-    """Return how often the worker compacts the dedup store: half the TTL, at least 60 s."""
-    return max(60.0, ttl_s / 2)
+    def _encode_key(self, key: Any) -> bytes:
+        _dedup_key, window = key
+        return window_prefix(window[0]) + super()._encode_key(key)
+
+    def _decode_key(self, key: bytes | None) -> Any:
+        return super()._decode_key(None if key is None else key[WINDOW_PREFIX.size :])
+
+    def apply_changelog_batch(
+        self,
+        batch: Iterable[Any],
+        to_key: Callable[[Any], Any],
+        to_value: Callable[[Any], Any],
+    ) -> None:
+        """Write changelog records to the partition databases, keys in their stored form.
+
+        The same steps as faust's RocksDB store (faust-streaming 0.15.3), except that each
+        changelog key, faust's JSON encoding, gets its window prefix.
+        """
+        batches: defaultdict[int, rocksdict.WriteBatch] = defaultdict(
+            lambda: rocksdict.WriteBatch(raw_mode=True)
+        )
+        tp_offsets: dict[Any, int] = {}
+        for event in batch:
+            message = event.message
+            tp_offsets[message.tp] = max(message.offset, tp_offsets.get(message.tp, -1))
+            key = stored_key(message.key)
+            if message.value is None:
+                batches[message.partition].delete(key)
+            else:
+                batches[message.partition].put(key, message.value)
+
+        for partition, write_batch in batches.items():
+            self._db_for_partition(partition).write(write_batch)
+        for tp, offset in tp_offsets.items():
+            self.set_persisted_offset(tp, offset)
+
+    def delete_windows_before(self, cutoff_s: float) -> int:
+        """Delete every key of windows that start before `cutoff_s`, in every open database.
+
+        Returns the number of databases. A range deletion costs one write per database; the
+        space returns at compaction, which `compact_expired` forces for that range.
+        """
+        databases = list(self._dbs.values())
+        end = window_prefix(cutoff_s)
+        for database in databases:
+            database.delete_range(window_prefix(0), end)
+        return len(databases)
+
+    def compact_expired(self, cutoff_s: float) -> None:
+        """Compact the deleted range of windows before `cutoff_s`, so its space returns.
+
+        RocksDB releases the GIL while it compacts, so a worker runs this in a thread.
+        """
+        end = window_prefix(cutoff_s)
+        for database in list(self._dbs.values()):
+            database.compact_range(window_prefix(0), end)
 
 
-class TtlWindowedTable(faust.Table):
-    """A faust table whose windowed keys expire through the store's TTL only.
+def expiry_interval_s(retention_s: float) -> float:
+    """Return how often the worker deletes expired windows: half the retention, 60 s or more."""
+    return max(60.0, retention_s / 2)
+
+
+class WindowPrefixTable(faust.Table):
+    """A faust table whose windowed keys expire by the store's range deletions only.
 
     faust-streaming 0.15.3 turns a missing window expiry into 0.0 in its compiled window
     classes, so its own expiry would still index every key in memory and never delete one.

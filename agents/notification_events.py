@@ -20,7 +20,7 @@ import faust
 from faust.types import EventT, StreamT
 
 from agents.dead_letters import DeadLetterPublisher
-from agents.dedup_store import MEMORY_BUDGET_OPTION, TtlWindowedTable, compaction_interval_s
+from agents.dedup_store import MEMORY_BUDGET_OPTION, WindowPrefixTable, expiry_interval_s
 from agents.dedup import DedupState, PipelineClock, RecordPosition, merge_report
 from pipeline.errors import InvalidEventError
 from pipeline.settings import Settings
@@ -38,8 +38,9 @@ def create_dedup_table(app: faust.App, settings: Settings) -> Any:
     """Create the windowed dedup table, bounded in memory and size (see agents/dedup_store.py).
 
     The app's store must be `faust_store_url(settings.table_store)`. With the RocksDB
-    store, keys expire through RocksDB's TTL and the changelog's retention.
-    With the memory store, which has no TTL, faust's own expiry removes closed windows.
+    store, windows expire through the store's range deletions (`expire_windows`) and the
+    changelog's retention. With the memory store, which has no range deletion, faust's own
+    expiry removes closed windows.
     """
     window = timedelta(seconds=settings.dedup_window_s)
     retention_ms = int((settings.dedup_window_s + settings.dedup_expires_s) * 1000)
@@ -49,16 +50,13 @@ def create_dedup_table(app: faust.App, settings: Settings) -> Any:
         )
         return table.tumbling(window, expires=timedelta(seconds=settings.dedup_expires_s))
 
-    table = TtlWindowedTable(
+    table = WindowPrefixTable(
         app,
         name=DEDUP_TABLE_NAME,
         default=list,
         beacon=app.tables.beacon,
         partitions=settings.topic_partitions,
-        options={
-            "ttl": retention_ms // 1000,
-            MEMORY_BUDGET_OPTION: settings.dedup_store_memory_mib * 1024**2,
-        },
+        options={MEMORY_BUDGET_OPTION: settings.dedup_store_memory_mib * 1024**2},
         # Without faust's expiry the changelog must shrink by time: Kafka deletes closed
         # segments older than the retention, and a segment closes after segment.ms.
         extra_topic_configs={
@@ -70,6 +68,19 @@ def create_dedup_table(app: faust.App, settings: Settings) -> Any:
     )
     app.tables.add(table)
     return table.tumbling(window)
+
+
+async def expire_windows(store: Any, cutoff_s: float) -> None:
+    """Delete the dedup windows that start before `cutoff_s`, then compact their range."""
+    started_s = time.monotonic()
+    databases = store.delete_windows_before(cutoff_s)
+    await asyncio.to_thread(store.compact_expired, cutoff_s)
+    log.info(
+        "Deleted expired dedup windows databases=%d windows_before=%s elapsed_s=%.1f",
+        databases,
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff_s)),
+        time.monotonic() - started_s,
+    )
 
 
 class PipelineCounters:
@@ -92,6 +103,7 @@ class NotificationEventsAgent:
         self._sink = sink
         self._clock = PipelineClock(settings.dedup_max_clock_skew_s)
         self._window_s = settings.dedup_window_s
+        self._retention_s = settings.dedup_window_s + settings.dedup_expires_s
         self.counters = PipelineCounters()
 
         self.source = app.topic(
@@ -115,20 +127,12 @@ class NotificationEventsAgent:
             self._consume
         )
         if settings.table_store == "rocksdb://":
-            ttl_s = settings.dedup_window_s + settings.dedup_expires_s
-            app.timer(compaction_interval_s(ttl_s), name="dedup-store-compaction")(
-                self._compact_store
+            app.timer(expiry_interval_s(self._retention_s), name="dedup-store-expiry")(
+                self._expire_windows
             )
 
-    async def _compact_store(self) -> None:
-        store = self.table.table.data
-        started_s = time.monotonic()
-        databases = await asyncio.to_thread(store.compact_all)
-        log.info(
-            "Compacted the dedup store so expired keys are dropped databases=%d elapsed_s=%.1f",
-            databases,
-            time.monotonic() - started_s,
-        )
+    async def _expire_windows(self) -> None:
+        await expire_windows(self.table.table.data, time.time() - self._retention_s)
 
     async def _consume(self, stream: StreamT) -> None:
         await consume_into_sink(stream, self._sink, self.process)

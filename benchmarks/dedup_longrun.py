@@ -2,36 +2,45 @@
 
 Run as two child processes (`python -m benchmarks.dedup_longrun --phase …`), because a
 restart is a new process. Each builds the worker's dedup table (`create_dedup_table`, so the
-worker's store, memory budget and RocksDB TTL) with a window and expiry chosen so that the
-TTL is `--ttl-s`, and writes new keys as fast as it can, each into the current window, so
-that about rate × TTL keys are live at any time. Every `--sample-every-s` it records RSS and
-the bytes on disk. A thread compacts the store every half TTL, as the worker's timer does.
+worker's store, key encoding and memory budget). Its window and expiry add up to the
+retention `--ttl-s`. Each process writes new keys as fast as it can, each into the current
+window, so that about rate × retention keys are live at any time. Every `--sample-every-s` it records
+RSS, the bytes on disk and RocksDB's estimate of the key count. A thread deletes expired
+windows and compacts their range every half retention, as the worker's timer does.
 
 Phase "first" writes until `--restart-at-s` and exits. Phase "second" opens the same files in
-a new process, writes the keys of the last TTL again as faust's recovery from the changelog
-does, and writes new keys until `--duration-s`. If keys written before the restart, or
-restored ones, did not expire, the size would keep growing after the restart.
+a new process, writes the keys of the last retention period again through the store's
+changelog path (`apply_changelog_batch`), as faust's recovery does, and writes new keys until
+`--duration-s`. At the end of each phase it checks that sampled keys within the retention are
+still stored. If keys written before the restart, or restored ones, did not expire, the size
+would keep growing after the restart.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-from agents.dedup_store import compaction_interval_s
+from faust.types import TP
+
+from agents.dedup_store import expiry_interval_s
 from benchmarks.common import log, rss_bytes, write_json
-from benchmarks.dedup_memory import _faust_json, key_for, state_pool, value_for
+from benchmarks.dedup_memory import _faust_json, key_for, state_pool, stored_key_bytes, value_for
 
 PARTITIONS = 8
 BATCH_KEYS = 1000
+RESTORE_CHUNK_KEYS = 10_000
+CHANGELOG_TOPIC = "dedup-longrun-bench-notification-dedup-changelog"
 
 
 def open_product_table(data_dir: Path, ttl_s: int) -> tuple[Any, Any]:
-    """Return the worker's dedup table and store with a TTL of `ttl_s` (window ttl/3)."""
+    """Return the worker's dedup table and store with a retention of `ttl_s` (window ttl/3)."""
     import faust
 
     from agents.dedup_store import faust_store_url
@@ -75,23 +84,41 @@ class LongRun:
         self.samples: list[dict[str, Any]] = []
         self.started_s = time.time()
         self.compactions: list[dict[str, float]] = []
+        self.first_key_after_restore = 0
         self.stopped = threading.Event()
         self.compactor = threading.Thread(target=self.compact_periodically, daemon=True)
         self.compactor.start()
 
     def open_databases(self) -> list[Any]:
-        # Through the store, as the worker opens them, so `compact_all` sees them.
+        # Through the store, as the worker opens them, so its expiry reaches them.
         return [self.store._db_for_partition(p) for p in range(PARTITIONS)]
 
     def compact_periodically(self) -> None:
-        """Compact every half TTL in a thread, as the worker's timer does."""
-        interval_s = compaction_interval_s(self.args.ttl_s)
+        """Delete expired windows every half retention in a thread, as the worker's timer does."""
+        interval_s = expiry_interval_s(self.args.ttl_s)
         while not self.stopped.wait(interval_s):
             started_s = time.time()
-            self.store.compact_all()
+            cutoff_s = started_s - self.args.ttl_s
+            self.store.delete_windows_before(cutoff_s)
+            self.store.compact_expired(cutoff_s)
             self.compactions.append(
                 {"at_s": started_s - self.started_s, "elapsed_s": time.time() - started_s}
             )
+
+    def changelog_event(self, index: int) -> SimpleNamespace:
+        """Return key `index` as a changelog record: faust's key encoding, original window."""
+        dedup_key, user, entry = key_for(index, self.pool)
+        written_at_s = self.batch_written_at_s[index // BATCH_KEYS]
+        window = next(iter(self.table._window_ranges(written_at_s)))
+        partition = user % PARTITIONS
+        message = SimpleNamespace(
+            tp=TP(CHANGELOG_TOPIC, partition),
+            partition=partition,
+            offset=index,
+            key=_faust_json([dedup_key, list(window)]).encode(),
+            value=value_for(index, entry, self.pool),
+        )
+        return SimpleNamespace(message=message)
 
     @property
     def keys_written(self) -> int:
@@ -104,8 +131,31 @@ class LongRun:
     def put(self, index: int) -> None:
         dedup_key, user, entry = key_for(index, self.pool)
         window = next(iter(self.table._window_ranges(time.time())))
-        key = _faust_json([dedup_key, list(window)]).encode()
+        key = stored_key_bytes(self.store, dedup_key, window)
         self.databases[user % PARTITIONS].put(key, value_for(index, entry, self.pool))
+
+    def readable_fraction(self, first_index: int, checks: int = 5000) -> float:
+        """Return the share of sampled keys from `first_index` on that the store still returns.
+
+        Keys are looked up in the window of their batch's write time or the window before,
+        since a batch may straddle a window boundary. Every sampled key is within the retention.
+        """
+        first_index = max(first_index, self.first_key_within_ttl(time.time()))
+        if first_index >= self.keys_written:
+            return 1.0
+        rng = random.Random(self.args.seed)
+        found = 0
+        for _ in range(checks):
+            index = rng.randrange(first_index, self.keys_written)
+            dedup_key, user, _entry = key_for(index, self.pool)
+            written_at_s = self.batch_written_at_s[index // BATCH_KEYS]
+            database = self.databases[user % PARTITIONS]
+            for at_s in (written_at_s, written_at_s - 1.0):
+                window = next(iter(self.table._window_ranges(at_s)))
+                if database.get(stored_key_bytes(self.store, dedup_key, window)) is not None:
+                    found += 1
+                    break
+        return found / checks
 
     def sample(self, phase: str) -> None:
         now_s = time.time()
@@ -118,13 +168,18 @@ class LongRun:
                 "keys_within_ttl": live,
                 "rss_bytes": rss_bytes(),
                 "disk_bytes": disk_bytes(self.args.data_dir),
+                "estimated_keys": sum(
+                    int(db.property_int_value("rocksdb.estimate-num-keys") or 0)
+                    for db in self.databases
+                ),
             }
         )
         last = self.samples[-1]
         log(
             f"longrun: {last['elapsed_s']:.0f} s {phase}, {last['keys_written']:,} keys "
             f"written, {live:,} within the TTL, RSS {last['rss_bytes'] / 2**20:.0f} MiB, "
-            f"disk {last['disk_bytes'] / 2**20:.0f} MiB"
+            f"disk {last['disk_bytes'] / 2**20:.0f} MiB, "
+            f"RocksDB estimates {last['estimated_keys']:,} keys"
         )
 
     def write_until(self, until_s: float, phase: str) -> None:
@@ -139,7 +194,8 @@ class LongRun:
                 next_sample_s += self.args.sample_every_s
 
     def resume(self, first_phase: dict[str, Any]) -> dict[str, Any]:
-        """Take over the first phase's clock and keys, then restore the keys within the TTL."""
+        """Take over the first phase's clock and keys, then restore the keys of the last
+        retention period through the store's changelog path, each in its original window."""
         self.started_s = first_phase["started_s"]
         self.batch_written_at_s = first_phase["batch_written_at_s"]
         self.samples = first_phase["samples"]
@@ -147,9 +203,12 @@ class LongRun:
 
         restore_started_s = time.time()
         first = self.first_key_within_ttl(restore_started_s)
-        for index in range(first, self.keys_written):
-            self.put(index)
+        for chunk_start in range(first, self.keys_written, RESTORE_CHUNK_KEYS):
+            chunk_end = min(chunk_start + RESTORE_CHUNK_KEYS, self.keys_written)
+            events = [self.changelog_event(index) for index in range(chunk_start, chunk_end)]
+            self.store.apply_changelog_batch(events, None, None)
         restored = self.keys_written - first
+        self.first_key_after_restore = self.keys_written
         restore_s = time.time() - restore_started_s
         log(f"longrun: restart restored {restored:,} keys in {restore_s:.0f} s")
         return {"restored_keys": restored, "restore_s": restore_s}
@@ -190,6 +249,7 @@ def main() -> None:
     if args.phase == "first":
         run.sample("start")
         run.write_until(args.restart_at_s, "before restart")
+        result["readable_before_restart"] = run.readable_fraction(0)
         result["started_s"] = run.started_s
         result["batch_written_at_s"] = run.batch_written_at_s
     else:
@@ -198,6 +258,8 @@ def main() -> None:
         run.sample("after restore")
         run.write_until(args.duration_s, "after restart")
         run.sample("end")
+        result["readable_before_restart"] = first_phase["readable_before_restart"]
+        result["readable_after_restart"] = run.readable_fraction(run.first_key_after_restore)
 
     run.stopped.set()
     run.compactor.join()

@@ -170,14 +170,18 @@ and times spread over 90 days. 10% of messages go to every 100th user, so 1% of 
 about ten times the typical history. {users:,} user profiles with nicknames in Hangul, Latin,
 full-width Latin, accented Latin, kana, Han and Cyrillic are inserted in Python batches built by
 `directory.store.user_row`, so `nickname_search` is the project's own normalised form. Before
-timing, the run waits up to 300 s for background merges (active parts then: {parts}).
+timing, the run waits until no background merge runs and each table has at most 20 active
+parts (at most 900 s; it waited {merge_wait_s:.0f} s, active parts then: {parts}), then for the
+1-minute load average to fall below `--quiet-load` (it was {load:.2f} when timing started). In
+this bulk load every part contains rows of nearly every user, so every part adds to a lookup,
+while each small insert of the pipeline contains few users.
 """
 
 STATS_METHOD = """
 {lookups:,} random users (seeded, after 50 warm-up lookups) are looked up one after another in
-the same process: `queries.stats.fetch_user_stats` (two queries), then
-`queries.messages.fetch_messages` (first page of 50), the reads behind a user's page. The
-sampled users have a median of {median_rows} and at most {max_rows} event rows. Baseline:
+the same process: `queries.stats.fetch_user_stats` (one query), then
+`queries.messages.fetch_messages` (one query, first page of 50), the reads behind a user's
+page. The sampled users have a median of {median_rows} and at most {max_rows} event rows. Baseline:
 `SELECT 1` through the same clickhouse-connect client. Parts, p50 / p99: `fetch_user_stats`
 {stats_p50} / {stats_p99}, `fetch_messages` {messages_p50} / {messages_p99}; the cheapest
 indexed read of the same user (`SELECT count() … WHERE user_id = …`) takes {point_p50} /
@@ -187,9 +191,10 @@ indexed read of the same user (`SELECT count() … WHERE user_id = …`) takes {
 SEARCH_METHOD = """
 {searches:,} calls of `queries.users.search_users`: half are nickname substrings of 2 to 4
 characters in any of the scripts above (a fifth of them upper-cased, so the normalisation
-matters), half are user ID prefixes of 9 to 12 characters (1,000 users down to one). Median
-matches: {nickname_matches:,} for nicknames, {prefix_matches:,} for ID prefixes. Baseline:
-`SELECT 1` through the same client.
+matters), half are user ID prefixes of 9 to 12 characters (1,000 users down to one). Each call
+runs three queries: the match over all of `users` with FINAL, then the profiles and the summary
+counts of the page's 20 users. Median matches: {nickname_matches:,} for nicknames,
+{prefix_matches:,} for ID prefixes. Baseline: `SELECT 1` through the same client.
 """
 
 IMPORT_METHOD = """
@@ -205,7 +210,7 @@ MEMORY_METHOD = """
 This measures the dedup store, not a whole worker: pushing {keys:,} keys through a worker at
 the measured throughput would take hours. A child process builds the worker's dedup table with
 the worker's own `create_dedup_table` ({partitions} partitions as the default
-`TOPIC_PARTITIONS`, tumbling 1 h window with 2 h expiry, so a RocksDB TTL of 3 h, and the
+`TOPIC_PARTITIONS`, tumbling 1 h window with 2 h expiry, window-prefixed keys and the
 default 256 MiB memory budget shared by all partitions), opens each partition's RocksDB
 through the store's options and writes {keys:,} keys shaped like the worker's: the key
 `["user\\x1fmessage\\x1fevent", [window start, end]]` as faust's json serializer encodes it,
@@ -225,17 +230,20 @@ worker started on empty topics, read 15 s after it became ready.
 """
 
 LONGRUN_METHOD = """
-A child process (`benchmarks/dedup_longrun.py`) builds the same store with a TTL of
-{ttl_s} s (window {window_s:.0f} s, expiry {expires_s:.0f} s) and writes new keys, each into
-the current window, as fast as one Python thread can, so about rate × TTL keys are within the
-TTL at any time. At {restart_s:.0f} s it exits. A second process opens the same files, writes
-the keys of the last TTL again ({restored:,} keys in {restore_s:.0f} s), which is what faust's
-recovery from a changelog with that retention does, and writes new keys until
-{duration_s:.0f} s. In both processes a thread compacts the store every half TTL, as the
-worker's timer does ({compactions} compactions). RSS and the bytes on disk are sampled every
-{every_s:.0f} s. The figure is the RSS range over the samples taken
-at least one TTL after the start or after the restart. Flat means the RSS and the disk size at
-the end are each at most 10% above their maximum before the restart.
+A child process (`benchmarks/dedup_longrun.py`) builds the same store with a retention
+(window + expiry) of {ttl_s} s (window {window_s:.0f} s, expiry {expires_s:.0f} s) and writes
+new keys, each into the current window, as fast as one Python thread can, so about rate ×
+retention keys are live at any time. At {restart_s:.0f} s it exits. A second process opens the
+same files and restores the keys of the last retention period through the store's changelog
+path, each in its original window ({restored:,} keys in {restore_s:.0f} s), as faust's
+recovery does, then writes new keys until {duration_s:.0f} s. In both processes a thread
+deletes the expired windows and compacts their range every half retention, as the worker's
+timer does ({compactions} times). RSS, the bytes on disk and RocksDB's key estimate are sampled
+every {every_s:.0f} s. At the end of each phase 5,000 sampled keys within the retention are
+read back: {readable_before:.1%} before and {readable_after:.1%} after the restart were found.
+The figure is the RSS range over the samples taken at least one retention period after the
+start or after the restart. Flat means the RSS and the disk size at the end are each at most
+10% above their maximum before the restart.
 """
 
 SCALING_METHOD = """
@@ -311,6 +319,8 @@ def method_section(stored: dict[str, Any]) -> str:
                 stats_rows=events["user_event_stats_rows"],
                 users=storage["users"]["users"],
                 parts=storage["active_parts"],
+                merge_wait_s=storage["merge_wait_s"],
+                load=storage.get("load_before_timing", float("nan")),
             )
         )
 
@@ -383,6 +393,8 @@ def method_section(stored: dict[str, Any]) -> str:
                 restart_s=longrun["restart_at_s"],
                 restored=longrun["restored_keys"],
                 compactions=len(longrun.get("compactions", [])),
+                readable_before=longrun.get("readable_before_restart", float("nan")),
+                readable_after=longrun.get("readable_after_restart", float("nan")),
                 restore_s=longrun["restore_s"],
                 every_s=longrun["samples"][1]["elapsed_s"] - longrun["samples"][0]["elapsed_s"],
             )

@@ -81,9 +81,9 @@ FULL = Sizes(
     memory_keys=10_000_000,
     memory_sample_every=1_000_000,
     memory_read_s=30.0,
-    longrun_ttl_s=240,
-    longrun_duration_s=1200.0,
-    longrun_restart_at_s=600.0,
+    longrun_ttl_s=180,
+    longrun_duration_s=900.0,
+    longrun_restart_at_s=450.0,
     longrun_sample_every_s=15.0,
 )
 QUICK = Sizes(
@@ -402,12 +402,20 @@ class Runner:
                 str(self.sizes.searches),
                 "--seed",
                 str(SEED),
+                "--quiet-load",
+                str(self.args.quiet_load),
+                "--quiet-wait-s",
+                str(self.args.quiet_wait_s),
                 *[item for name in runs for item in ("--run", name)],
             ],
             work_dir=self.work_dir,
             timeout_s=14_400,
         )
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if not self.args.keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        # The data load takes minutes, so the load that counts is the one the child saw when
+        # its timed reads started.
+        load = raw.get("load_before_timing", load)
         if "stats" in raw:
             self.record("stats", raw, stats_rows(raw), load)
         if "search" in raw:
@@ -694,14 +702,16 @@ def longrun_steady(raw: dict[str, Any]) -> dict[str, float]:
 def longrun_row(raw: dict[str, Any]) -> Result:
     steady = longrun_steady(raw)
     start_rss = raw["samples"][0]["rss_bytes"]
+    # A store that loses live keys would look small, so every sampled key must be found.
+    readable = min(raw.get("readable_before_restart", 0.0), raw.get("readable_after_restart", 0.0))
     peak = steady["max_rss_bytes"]
     return Result(
         key="longrun",
         benchmark="longrun",
         title=(
             f"Dedup store over {raw['duration_s']:.0f} s with expiring keys "
-            f"(TTL {raw['ttl_s']} s, about {steady['mean_keys_within_ttl']:,.0f} keys within "
-            f"the TTL, {raw['keys_written']:,} written, restart and restore at "
+            f"(retention {raw['ttl_s']} s, about {steady['mean_keys_within_ttl']:,.0f} keys "
+            f"within it, {raw['keys_written']:,} written, restart and restore at "
             f"{raw['restart_at_s']:.0f} s), RSS"
         ),
         figure=peak,
@@ -710,13 +720,13 @@ def longrun_row(raw: dict[str, Any]) -> Result:
             f"({'flat' if steady['flat'] else 'growing'}; disk "
             f"{_mib(steady['min_disk_bytes'])} to {_mib(steady['max_disk_bytes'])}; "
             f"at the end RSS {_mib(steady['end_rss_bytes'])}, disk "
-            f"{_mib(steady['end_disk_bytes'])})"
+            f"{_mib(steady['end_disk_bytes'])}; {readable:.1%} of sampled live keys found)"
         ),
         baseline=start_rss,
         baseline_text=f"{_mib(start_rss)} (same process, store open, no keys)",
         ratio=ratio(peak, start_rss),
         target="< 1 GiB and flat",
-        met=peak < GIB and steady["flat"],
+        met=peak < GIB and steady["flat"] and readable == 1.0,
     )
 
 

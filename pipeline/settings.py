@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     )
     table_store: Literal["rocksdb://", "memory://"] = Field(
         "rocksdb://",
-        description="Faust table store for the dedup state: rocksdb:// (bounded by a TTL "
-        "and a memory budget) or memory:// (for tests; expired by faust's in-memory index).",
+        description="Faust table store for the dedup state: rocksdb:// (expired windows "
+        "deleted, memory budgeted) or memory:// (for tests; expired by faust's in-memory index).",
     )
     dedup_store_memory_mib: int = Field(
         256,

@@ -1,26 +1,31 @@
-"""The dedup table's RocksDB store: the worker's options, the shared memory cap, the TTL."""
+"""The dedup table's RocksDB store: the worker's options, the memory cap, window expiry."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+import gc
 import time
+from types import SimpleNamespace
 
 import faust
+import orjson
 import pytest
+from faust.types import TP
 
 from agents.dedup_store import (
     BoundedRocksDBOptions,
     DedupStore,
-    TtlWindowedTable,
+    WindowPrefixTable,
     faust_store_url,
     shared_memory,
+    stored_key,
+    window_prefix,
 )
-from agents.notification_events import create_dedup_table
+from agents.notification_events import create_dedup_table, expire_windows
 from pipeline.settings import Settings
 
 MIB = 1024**2
+WINDOW_S = 60
+EXPIRES_S = 120
 
 
 def _table(tmp_path, **settings_values):
@@ -35,28 +40,33 @@ def _table(tmp_path, **settings_values):
     return create_dedup_table(app, settings).table, settings
 
 
+def _window(start_s: float) -> tuple[float, float]:
+    return (float(start_s), float(start_s + WINDOW_S) - 0.1)
+
+
 def test_worker_table_uses_dedup_store(tmp_path):
-    table, settings = _table(tmp_path, dedup_window_s=60, dedup_expires_s=120)
+    table, settings = _table(tmp_path, dedup_window_s=WINDOW_S, dedup_expires_s=EXPIRES_S)
 
     store = table.data
     assert isinstance(store, DedupStore)
     assert isinstance(store.rocksdb_options, BoundedRocksDBOptions)
-    assert store.rocksdb_options.ttl == 180
+    assert store.rocksdb_options.ttl is None
     assert store.rocksdb_options.memory_budget_bytes == settings.dedup_store_memory_mib * MIB
+    assert store.partition_path(0).parent.name == "dedup-windows-v2"
 
 
 def test_worker_table_has_no_faust_expiry(tmp_path):
-    table, _settings = _table(tmp_path, dedup_window_s=60, dedup_expires_s=120)
+    table, _settings = _table(tmp_path, dedup_window_s=WINDOW_S, dedup_expires_s=EXPIRES_S)
 
-    # faust's own expiry keeps every live key in a Python set; the TTL replaces it.
-    assert isinstance(table, TtlWindowedTable)
+    # faust's own expiry keeps every live key in a Python set; range deletions replace it.
+    assert isinstance(table, WindowPrefixTable)
     assert not table._should_expire_keys()
-    table._maybe_set_key_ttl(("key", (0.0, 60.0)), 0)
+    table._maybe_set_key_ttl(("key", _window(0)), 0)
     assert not table._partition_timestamp_keys
 
 
 def test_changelog_config_deletes_by_time(tmp_path):
-    table, _settings = _table(tmp_path, dedup_window_s=60, dedup_expires_s=120)
+    table, _settings = _table(tmp_path, dedup_window_s=WINDOW_S, dedup_expires_s=EXPIRES_S)
 
     config = table.extra_topic_configs
     assert config["cleanup.policy"] == "compact,delete"
@@ -66,19 +76,40 @@ def test_changelog_config_deletes_by_time(tmp_path):
 
 def test_memory_store_keeps_faust_expiry(tmp_path):
     table, _settings = _table(
-        tmp_path, table_store="memory://", dedup_window_s=60, dedup_expires_s=120
+        tmp_path, table_store="memory://", dedup_window_s=WINDOW_S, dedup_expires_s=EXPIRES_S
     )
 
-    assert not isinstance(table, TtlWindowedTable)
-    assert table.window.expires == 120
+    assert not isinstance(table, WindowPrefixTable)
+    assert table.window.expires == EXPIRES_S
     assert table._should_expire_keys()
+
+
+def test_window_prefix_sorts_by_time():
+    prefixes = [window_prefix(start) for start in (0, 59.9, 60, 1_800_000_000, 1_800_003_600)]
+
+    assert prefixes == sorted(prefixes)
+    assert len(set(prefixes)) == len(prefixes)
+    # Below faust's metadata keys, so a range deletion of windows never reaches them.
+    assert window_prefix(253_402_300_799) < b"__faust"
+
+
+def test_stored_key_matches_store_encoding(tmp_path):
+    table, _settings = _table(tmp_path, dedup_window_s=WINDOW_S, dedup_expires_s=EXPIRES_S)
+    store = table.data
+    key = ("u-1\x1fm-1\x1fdelivered", _window(1_800_000_000))
+
+    encoded = store._encode_key(key)
+
+    assert encoded[:8] == window_prefix(1_800_000_000)
+    assert stored_key(encoded[8:]) == encoded
+    assert store._decode_key(encoded) == ["u-1\x1fm-1\x1fdelivered", list(key[1])]
 
 
 def test_partitions_share_one_cache(tmp_path):
     table, settings = _table(tmp_path, dedup_store_memory_mib=16)
     store = table.data
     budget = settings.dedup_store_memory_mib * MIB
-    databases = [store.rocksdb_options.open(store.partition_path(p)) for p in range(4)]
+    databases = [store._db_for_partition(p) for p in range(4)]
 
     value = b"x" * 200
     for index in range(200_000):
@@ -94,53 +125,84 @@ def test_partitions_share_one_cache(tmp_path):
     assert 0 < cache.get_usage() <= budget * 1.5
 
 
-# With rocksdict 0.3.29, dropping one TTL database can make later compactions in the same
-# process delete fresh keys of other TTL databases. Tests of expiry therefore run their
-# RocksDB steps in child processes, as a worker owns its databases for its whole life.
-_WRITE_OLD = """
-import sys
-from agents.dedup_store import BoundedRocksDBOptions
-options = BoundedRocksDBOptions(memory_budget_bytes=16 * 1024**2, ttl=2, use_rocksdict=True)
-db = options.open(sys.argv[1])
-db.put(b"old", b"state")
-db.close()
-"""
-
-_RESTORE_THEN_COMPACT = """
-import json, sys, time
-from agents.dedup_store import BoundedRocksDBOptions
-options = BoundedRocksDBOptions(memory_budget_bytes=16 * 1024**2, ttl=2, use_rocksdict=True)
-db = options.open(sys.argv[1])
-db.put(b"restored", b"state")
-time.sleep(3.5)
-db.put(b"fresh", b"state")
-db.compact_range(None, None)
-print(json.dumps({k: db.get(k.encode()) is not None for k in ("old", "restored", "fresh")}))
-"""
-
-
-def _run_child(code: str, *args: str) -> str:
-    completed = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        check=True,
-        timeout=60,
-        capture_output=True,
-        text=True,
+def _changelog_event(partition: int, offset: int, key: tuple, value: bytes | None):
+    message = SimpleNamespace(
+        tp=TP("app-notification-dedup-changelog", partition),
+        partition=partition,
+        offset=offset,
+        key=orjson.dumps([key[0], list(key[1])]),
+        value=value,
     )
-    return completed.stdout
+    return SimpleNamespace(message=message)
 
 
-def test_restored_keys_expire(tmp_path):
-    path = str(tmp_path / "partition-0.db")
+async def test_expiry_deletes_old_windows_only(tmp_path):
+    table, _settings = _table(tmp_path, dedup_window_s=WINDOW_S, dedup_expires_s=EXPIRES_S)
+    store = table.data
+    now_s = 1_800_000_000
+    old, recent = _window(now_s - 600), _window(now_s - 120)
+    # Recovery writes changelog records, with faust's key encoding, into the store.
+    store.apply_changelog_batch(
+        [
+            _changelog_event(0, 10, ("u-1\x1fm-1\x1fsent", old), b"[1]"),
+            _changelog_event(0, 11, ("u-1\x1fm-2\x1fsent", recent), b"[2]"),
+            _changelog_event(1, 5, ("u-2\x1fm-3\x1fsent", old), b"[3]"),
+        ],
+        to_key=None,
+        to_value=None,
+    )
+    db0, db1 = store._db_for_partition(0), store._db_for_partition(1)
+    assert db0.get(store._encode_key(("u-1\x1fm-1\x1fsent", old))) == b"[1]"
 
-    # A worker wrote "old" and stopped. The next worker process restores from the
-    # changelog, which writes each key again, then keeps writing.
-    _run_child(_WRITE_OLD, path)
-    present = json.loads(_run_child(_RESTORE_THEN_COMPACT, path))
+    await expire_windows(store, now_s - (WINDOW_S + EXPIRES_S))
 
-    assert present["old"] is False
-    assert present["restored"] is False
-    assert present["fresh"] is True
+    assert db0.get(store._encode_key(("u-1\x1fm-1\x1fsent", old))) is None
+    assert db1.get(store._encode_key(("u-2\x1fm-3\x1fsent", old))) is None
+    assert db0.get(store._encode_key(("u-1\x1fm-2\x1fsent", recent))) == b"[2]"
+    assert store.persisted_offset(TP("app-notification-dedup-changelog", 0)) == 11
+    assert store.persisted_offset(TP("app-notification-dedup-changelog", 1)) == 5
+
+
+def test_changelog_tombstone_deletes_key(tmp_path):
+    table, _settings = _table(tmp_path, dedup_window_s=WINDOW_S, dedup_expires_s=EXPIRES_S)
+    store = table.data
+    key = ("u-1\x1fm-1\x1fsent", _window(1_800_000_000))
+
+    store.apply_changelog_batch([_changelog_event(0, 1, key, b"[1]")], None, None)
+    store.apply_changelog_batch([_changelog_event(0, 2, key, None)], None, None)
+
+    assert store._db_for_partition(0).get(store._encode_key(key)) is None
+
+
+def test_reopened_database_keeps_keys(tmp_path):
+    # faust drops a revoked partition's handle and opens the path again when it returns.
+    table, _settings = _table(tmp_path, dedup_window_s=WINDOW_S, dedup_expires_s=EXPIRES_S)
+    store = table.data
+    changelog_tp = TP(table.changelog_topic.get_topic_name(), 0)
+    store._db_for_partition(0).put(b"before", b"state")
+
+    store.revoke_partitions(table, {changelog_tp})
+    gc.collect()
+    database = store._db_for_partition(0)
+    database.put(b"after", b"state")
+    database.compact_range(None, None)
+
+    assert database.get(b"before") == b"state"
+    assert database.get(b"after") == b"state"
+
+
+def test_expiry_keeps_fresh_keys_after_time(tmp_path):
+    table, _settings = _table(tmp_path, dedup_window_s=WINDOW_S, dedup_expires_s=EXPIRES_S)
+    store = table.data
+    database = store._db_for_partition(0)
+    now_s = time.time()
+    fresh = store._encode_key(("u-1\x1fm-1\x1fsent", _window(now_s - now_s % WINDOW_S)))
+    database.put(fresh, b"[1]")
+
+    store.delete_windows_before(now_s - (WINDOW_S + EXPIRES_S))
+    store.compact_expired(now_s - (WINDOW_S + EXPIRES_S))
+
+    assert database.get(fresh) == b"[1]"
 
 
 @pytest.mark.parametrize("budget_mib", [16, 256])
@@ -149,52 +211,3 @@ def test_write_buffers_fit_budget(budget_mib):
 
     assert options.write_buffer_size <= budget_mib * MIB // 4
     assert options.max_write_buffer_number == 2
-
-
-_REOPEN_IN_PROCESS = """
-import gc, json, sys
-from agents.dedup_store import BoundedRocksDBOptions
-options = BoundedRocksDBOptions(memory_budget_bytes=16 * 1024**2, ttl=3600, use_rocksdict=True)
-db = options.open(sys.argv[1])
-db.put(b"before", b"state")
-del db
-gc.collect()
-db = options.open(sys.argv[1])
-db.put(b"after", b"state")
-db.compact_range(None, None)
-print(json.dumps({k: db.get(k.encode()) is not None for k in ("before", "after")}))
-"""
-
-_REVOKE_AND_REASSIGN = """
-import gc, json, sys
-from pathlib import Path
-from faust.types import TP
-from tests.agents.test_dedup_store import _table
-table, _settings = _table(Path(sys.argv[1]), dedup_window_s=60, dedup_expires_s=120)
-store = table.data
-db = store._db_for_partition(0)
-db.put(b"before", b"state")
-store.revoke_partitions(table, {TP(table.changelog_topic.get_topic_name(), 0)})
-del db
-gc.collect()
-db = store._db_for_partition(0)
-db.put(b"after", b"state")
-db.compact_range(None, None)
-print(json.dumps({k: db.get(k.encode()) is not None for k in ("before", "after")}))
-"""
-
-
-def test_ttl_database_reopened_in_process_loses_keys(tmp_path):
-    # The rocksdict 0.3.29 behaviour that DedupStore.revoke_partitions works around. If
-    # this starts failing, the workaround may no longer be needed.
-    present = json.loads(_run_child(_REOPEN_IN_PROCESS, str(tmp_path / "partition-0.db")))
-
-    assert present["before"] is False
-    assert present["after"] is False
-
-
-def test_revoked_partition_keeps_keys(tmp_path):
-    present = json.loads(_run_child(_REVOKE_AND_REASSIGN, str(tmp_path)))
-
-    assert present["before"] is True
-    assert present["after"] is True
