@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import latency_summary_ms, log, rss_bytes, write_json
+from benchmarks.common import latency_summary_ms, load_average, log, rss_bytes, write_json
 
 DATABASE = "bench"
 EVENT_INSERT_CHUNK_MESSAGES = 2_000_000
@@ -257,10 +257,12 @@ def generate_users(client: Any, database: str, *, users: int, seed: int) -> dict
 
 
 def wait_for_merges(client: Any, database: str, *, max_wait_s: float) -> dict[str, int]:
-    """Wait until background merges leave at most 20 active parts per table, or time out.
+    """Wait until no merge runs and each table has at most 20 active parts, or time out.
 
     Returns the active part count per table at the end. A freshly loaded table has many
-    small parts; production tables are merged by the same background process.
+    small parts; production tables are merged by the same background process. The merges of
+    a bulk load of this size run for minutes and take both cores, so timing during them would
+    measure the load, not the queries.
     """
     deadline = time.monotonic() + max_wait_s
     while True:
@@ -269,9 +271,27 @@ def wait_for_merges(client: Any, database: str, *, max_wait_s: float) -> dict[st
             "GROUP BY table"
         ).result_rows
         parts = {table: int(count) for table, count in rows}
-        if all(count <= 20 for count in parts.values()) or time.monotonic() > deadline:
+        merges = int(
+            client.command(f"SELECT count() FROM system.merges WHERE database = '{database}'")
+        )
+        settled = merges == 0 and all(count <= 20 for count in parts.values())
+        if settled or time.monotonic() > deadline:
             return parts
         time.sleep(2)
+
+
+def wait_for_quiet(threshold: float, max_wait_s: float) -> float:
+    """Wait until the 1-minute load average is below `threshold`; return the load then.
+
+    The runner waits like this before it starts a benchmark, but the data load takes minutes,
+    so the timed reads wait again.
+    """
+    deadline = time.monotonic() + max_wait_s
+    load = load_average()[0]
+    while load >= threshold and time.monotonic() < deadline:
+        time.sleep(5)
+        load = load_average()[0]
+    return load
 
 
 def time_calls(function: Any, arguments: list[Any]) -> list[float]:
@@ -409,7 +429,24 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=1000, help="search queries")
     parser.add_argument("--run", action="append", choices=("stats", "search"), required=True)
     parser.add_argument("--seed", type=int, default=20261204)
-    parser.add_argument("--merge-wait-s", type=float, default=300.0)
+    parser.add_argument(
+        "--merge-wait-s",
+        type=float,
+        default=900.0,
+        help="maximum wait for background merges before timing, in seconds",
+    )
+    parser.add_argument(
+        "--quiet-load",
+        type=float,
+        default=2.5,
+        help="before timing, wait until the 1-minute load average is below this",
+    )
+    parser.add_argument(
+        "--quiet-wait-s",
+        type=float,
+        default=300.0,
+        help="maximum wait for --quiet-load before timing, in seconds",
+    )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
 
@@ -426,6 +463,7 @@ def main() -> None:
     result["active_parts"] = wait_for_merges(client, DATABASE, max_wait_s=args.merge_wait_s)
     result["merge_wait_s"] = time.perf_counter() - merge_started_s
     log(f"storage: data ready {result['events']} parts={result['active_parts']}")
+    result["load_before_timing"] = wait_for_quiet(args.quiet_load, args.quiet_wait_s)
 
     if "stats" in args.run:
         result["stats"] = bench_stats_lookup(

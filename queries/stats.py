@@ -1,76 +1,56 @@
-"""Per-user stats from the `user_event_stats` aggregate."""
+"""Per-user stats from the events table; totals and daily activity from `user_event_stats`."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
+from statistics import median
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from schemas.insights import EventCounts, GroupStats, UserStats, compute_rates
 
-# One round trip: per (channel, event) and, with channel rolled up, per event over all
-# channels. uniqExactMerge over the rolled-up group counts a message once even if it was
-# (wrongly) reported on two channels.
+# One query and one read of the user's events give both parts of the stats. On the 2-core
+# benchmark machine (docs/benchmarks.md) chDB spent 1 to 3 ms on each query before reading a
+# row, plus 0.1 to 0.3 ms for each column in each part that it read. The grouping sets are:
+#
+# * (event, channel): unique messages and first and last event time per channel.
+# * (event): the same over all channels. uniqExact counts a message once even if it was
+#   (wrongly) reported on two channels.
+# * (message_id): the time from `sent` to the first `clicked` of each message, for the
+#   click-delay medians. minIfOrNull is NULL for a message without one of the two events,
+#   and HAVING drops those messages, so only clicked messages come back.
+#
+# uniqExact over the snapshots of one (message_id, event) counts it once, and every later
+# snapshot of an event has the same or an earlier `event_at`, so no FINAL is needed and any
+# time range is exact to the millisecond. One thread reads the user's few granules, because a
+# second one only added the cost of starting it, about a fifth of the lookup time there.
 _STATS_SQL = """
 SELECT
-    grouping(channel) = 1 AS is_total,
-    channel,
-    event,
-    uniqExactMerge(messages) AS messages,
-    min(first_at) AS first_at,
-    max(last_at) AS last_at
-FROM {db}.user_event_stats
-WHERE user_id = {{user_id:String}}
-GROUP BY GROUPING SETS ((channel, event), (event))
-SETTINGS group_by_use_nulls = 0
-"""
-
-# The same counts for an exact time range, from the events table: uniqExact over the
-# snapshots of one (message_id, event) counts it once without FINAL.
-_RANGE_STATS_SQL = """
-SELECT
-    grouping(channel) = 1 AS is_total,
+    grouping(event, channel) AS level,
     channel,
     event,
     uniqExact(message_id) AS messages,
     min(event_at) AS first_at,
-    max(event_at) AS last_at
+    max(event_at) AS last_at,
+    any(channel) AS message_channel,
+    toUnixTimestamp64Milli(minIfOrNull(event_at, event = 'clicked'))
+        - toUnixTimestamp64Milli(minIfOrNull(event_at, event = 'sent')) AS delay_ms
 FROM {db}.notification_events
-WHERE user_id = {{user_id:String}}
-  AND event_at >= {{since:DateTime64(3, 'UTC')}} AND event_at < {{until:DateTime64(3, 'UTC')}}
-GROUP BY GROUPING SETS ((channel, event), (event))
-SETTINGS group_by_use_nulls = 0
+WHERE user_id = {{user_id:String}}{range}
+GROUP BY GROUPING SETS ((event, channel), (event), (message_id))
+HAVING level != 3 OR delay_ms IS NOT NULL
+SETTINGS group_by_use_nulls = 0, max_threads = 1
 """
 
-# Median time from `sent` to the first `clicked` over messages that have both. No FINAL is
-# needed: every later snapshot of an event has the same or an earlier `event_at`, so the
-# minimum over all snapshots is the final value. With an even
-# number of messages it is the mean of the two middle values; quantileExact(0.5) would return
-# the upper one.
-_CLICK_DELAY_SQL = """
-SELECT
-    grouping(channel) = 1 AS is_total,
-    channel,
-    quantileExactInclusive(0.5)(click_ms - sent_ms) AS median_ms,
-    count() AS messages
-FROM
-(
-    SELECT
-        message_id,
-        any(channel) AS channel,
-        minIf(toUnixTimestamp64Milli(event_at), event = 'sent') AS sent_ms,
-        minIf(toUnixTimestamp64Milli(event_at), event = 'clicked') AS click_ms
-    FROM {db}.notification_events
-    WHERE user_id = {{user_id:String}}
-      AND event_at >= {{since:DateTime64(3, 'UTC')}} AND event_at < {{until:DateTime64(3, 'UTC')}}
-    GROUP BY message_id
-    HAVING countIf(event = 'sent') > 0 AND countIf(event = 'clicked') > 0
+_RANGE_CONDITION = (
+    " AND event_at >= {since:DateTime64(3, 'UTC')} AND event_at < {until:DateTime64(3, 'UTC')}"
 )
-GROUP BY GROUPING SETS ((channel), ())
-SETTINGS group_by_use_nulls = 0
-"""
+# `level` of each grouping set: grouping(event, channel) sets a bit for each column that the
+# set does not group by.
+_PER_EVENT = 1
+_PER_MESSAGE = 3
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2299, 12, 31, tzinfo=UTC)
@@ -84,22 +64,33 @@ def fetch_user_stats(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> UserStats:
-    """Read one user's unique counts per channel and in total; `until` is exclusive.
+    """Read one user's unique counts and click delays per channel and in total.
 
-    Without a time range the counts come from the `user_event_stats` aggregate; with one,
-    from the events table, so any range is exact to the millisecond.
+    `since` is inclusive and `until` exclusive.
     """
-    bounds = {"since": since or EARLIEST, "until": until or LATEST}
-    if since is None and until is None:
-        result = client.query(_STATS_SQL.format(db=database), parameters={"user_id": user_id})
-    else:
-        result = client.query(
-            _RANGE_STATS_SQL.format(db=database), parameters={"user_id": user_id, **bounds}
-        )
-    delays = client.query(
-        _CLICK_DELAY_SQL.format(db=database), parameters={"user_id": user_id, **bounds}
-    )
-    return build_user_stats(user_id, result.result_rows, delays.result_rows)
+    parameters: dict[str, Any] = {"user_id": user_id}
+    range_condition = ""
+    if since is not None or until is not None:
+        parameters.update(since=since or EARLIEST, until=until or LATEST)
+        range_condition = _RANGE_CONDITION
+    sql = _STATS_SQL.format(db=database, range=range_condition)
+
+    rows = client.query(sql, parameters=parameters).result_rows
+
+    count_rows = []
+    delays: dict[str | None, list[int]] = defaultdict(list)
+    for level, channel, event, messages, first_at, last_at, message_channel, delay_ms in rows:
+        if level == _PER_MESSAGE:
+            delays[message_channel].append(delay_ms)
+            delays[None].append(delay_ms)
+        else:
+            count_rows.append((level == _PER_EVENT, channel, event, messages, first_at, last_at))
+    # statistics.median of an even count is the mean of the two middle values, like
+    # ClickHouse's quantileExactInclusive(0.5); quantileExact(0.5) would return the upper one.
+    delay_rows = [
+        (group is None, group, median(values), len(values)) for group, values in delays.items()
+    ]
+    return build_user_stats(user_id, count_rows, delay_rows)
 
 
 def build_user_stats(

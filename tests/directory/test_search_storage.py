@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agents.dedup import RecordPosition, merge_report
+from directory.deletion import delete_user
 from directory.store import import_users_csv
 from queries.users import search_users
 from schemas.events import NotificationEvent
@@ -330,3 +331,51 @@ def test_imported_user_summary_counts(chdb_client, clickhouse_db):
     assert by_id["results"][0]["summary"] == expected
     assert by_id["results"][0]["phone_number"] == phone(0)
     assert search_users(chdb_client, clickhouse_db, "autumn")["results"][0]["summary"] == NO_EVENTS
+
+
+# Profile versions and deletions.
+
+
+def test_changed_nickname_not_found(chdb_client, clickhouse_db):
+    # With merges stopped, both versions stay in separate parts, so only the read picks one.
+    chdb_client.command(f"SYSTEM STOP MERGES {clickhouse_db}.users")
+    import_users(chdb_client, clickhouse_db, [("v-1", "Marigold")])
+    import_users(chdb_client, clickhouse_db, [("v-1", "Tulip")])
+
+    by_old = search_users(chdb_client, clickhouse_db, "marigold")
+    by_new = search_users(chdb_client, clickhouse_db, "tulip")
+    by_id = search_users(chdb_client, clickhouse_db, "v-1")
+
+    assert by_old == {"total": 0, "results": []}
+    assert found(by_new) == [("v-1", "nickname")]
+    assert [result["nickname"] for result in by_id["results"]] == ["Tulip"]
+    assert by_id["total"] == 1
+
+
+def test_deleted_user_not_found(chdb_client, clickhouse_db):
+    import_users(chdb_client, clickhouse_db, [("d-1", "Violet"), ("d-2", "Violetta")])
+    insert_events(chdb_client, clickhouse_db, [("d-1", "m-1", "sent", "push")])
+
+    delete_user(chdb_client, clickhouse_db, "d-1")
+
+    assert found(search_users(chdb_client, clickhouse_db, "violet")) == [("d-2", "nickname")]
+    assert search_users(chdb_client, clickhouse_db, "d-1") == {"total": 0, "results": []}
+    assert found(search_users(chdb_client, clickhouse_db, "d-")) == [("d-2", "user_id_prefix")]
+
+
+def test_profile_and_event_only_by_prefix(chdb_client, clickhouse_db):
+    import_users(chdb_client, clickhouse_db, [("mx-1", "Maple")])
+    insert_events(
+        chdb_client,
+        clickhouse_db,
+        [("mx-1", "m-1", "sent", "push"), ("mx-2", "m-2", "sent", "sms")],
+    )
+
+    page = search_users(chdb_client, clickhouse_db, "mx-")
+
+    assert found(page) == [("mx-1", "user_id_prefix"), ("mx-2", "user_id_prefix")]
+    assert page["total"] == 2
+    assert [result["nickname"] for result in page["results"]] == ["Maple", None]
+    assert page["results"][0]["phone_number"] == phone(0)
+    assert page["results"][1]["phone_number"] is None
+    assert [result["summary"]["sent"] for result in page["results"]] == [1, 1]

@@ -20,8 +20,7 @@ from schemas.ddl import (
 DB = "user_insights"
 CLUSTER = "ui_cluster"
 
-# The first five statements of schema_statements("user_insights") as they were before the
-# cluster variant was added, byte for byte.
+# The first five statements of schema_statements("user_insights"), byte for byte.
 SNAPSHOT = [
     "CREATE DATABASE IF NOT EXISTS user_insights",
     "CREATE TABLE IF NOT EXISTS user_insights.notification_events\n(\n"
@@ -53,7 +52,8 @@ SNAPSHOT = [
     ")\n"
     "ENGINE = ReplacingMergeTree(reports)\n"
     "ORDER BY (user_id, message_id, event)\n"
-    "SETTINGS non_replicated_deduplication_window = 1000",
+    "SETTINGS index_granularity = 1024, min_compress_block_size = 4096,\n"
+    "    non_replicated_deduplication_window = 1000",
     "CREATE TABLE IF NOT EXISTS user_insights.user_event_stats\n(\n"
     "    user_id String,\n"
     "    channel LowCardinality(String),\n"
@@ -65,7 +65,8 @@ SNAPSHOT = [
     ")\n"
     "ENGINE = AggregatingMergeTree\n"
     "ORDER BY (user_id, channel, event, day)\n"
-    "SETTINGS non_replicated_deduplication_window = 1000",
+    "SETTINGS index_granularity = 1024, min_compress_block_size = 4096,\n"
+    "    non_replicated_deduplication_window = 1000",
     "CREATE MATERIALIZED VIEW IF NOT EXISTS user_insights.user_event_stats_mv "
     "TO user_insights.user_event_stats\n"
     "AS SELECT\n"
@@ -221,6 +222,15 @@ def test_cluster_drops_dedup_window_setting():
     assert all("non_replicated_deduplication_window = 1000" in s for s in single_tables)
     for statement in schema_statements(DB, CLUSTER):
         assert "non_replicated_deduplication_window" not in statement
+
+
+@pytest.mark.parametrize("name", ["notification_events", "user_event_stats"])
+def test_cluster_keeps_granularity(name):
+    local = _statement_for(schema_statements(DB, CLUSTER), f"{name}_local")
+
+    settings = local.splitlines()[-1]
+
+    assert settings == "SETTINGS index_granularity = 1024, min_compress_block_size = 4096"
 
 
 def test_cluster_statements_parse(chdb_client):
