@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks.common import latency_summary_ms, log, rss_bytes
+from benchmarks.common import REPO_ROOT, latency_summary_ms, log, rss_bytes
 from benchmarks.workers import (
     StalledError,
     TopicSet,
@@ -82,7 +82,8 @@ def run_throughput(session: PipelineSession, *, records_count: int, seed: int) -
     """Produce a backlog, start one worker, and time it from ready to consumer lag 0.
 
     The baseline is a bare aiokafka consumer that reads the same records from the same
-    topic under a new group and only decodes each value with orjson.
+    topic under a new group and only decodes each value with orjson. A faust agent that does
+    the same (`benchmarks.faust_ceiling`) gives the framework's ceiling on this machine.
     """
     topics = session.topics
     create_topics(topics, session.bootstrap)
@@ -107,6 +108,7 @@ def run_throughput(session: PipelineSession, *, records_count: int, seed: int) -
     baseline = bare_consumer(
         session.bootstrap, topics.events, topics.partitions, f"{topics.prefix}-bare", len(records)
     )
+    ceiling = faust_ceiling(session, len(records))
     result = {
         "records": len(records),
         "produce_s": produce_s,
@@ -118,13 +120,62 @@ def run_throughput(session: PipelineSession, *, records_count: int, seed: int) -
         "records_per_cpu_s": len(records) / cpu_used if cpu_used else None,
         "worker_rss_after_bytes": rss_bytes(worker.pid),
         "baseline": baseline,
+        "faust_ceiling": ceiling,
     }
     log(
         f"throughput: {result['records_per_s']:,.0f} records/s "
         f"({result['records_per_cpu_s'] or 0:,.0f} per worker CPU-second); bare consumer "
-        f"{baseline['records_per_s']:,.0f} records/s"
+        f"{baseline['records_per_s']:,.0f} records/s; bare faust agent "
+        f"{ceiling['records_per_s']:,.0f} records/s"
     )
     return result
+
+
+FAUST_CEILING_TIMEOUT_S = 600.0
+
+
+def faust_ceiling(session: PipelineSession, expected: int) -> dict[str, Any]:
+    """Run `benchmarks.faust_ceiling` on the throughput topic and return its result."""
+    topics = session.topics
+    output = session.work_dir / "faust-ceiling.json"
+    log_path = session.work_dir / "faust-ceiling.log"
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.faust_ceiling",
+        "--bootstrap",
+        session.bootstrap,
+        "--topic",
+        topics.events,
+        "--partitions",
+        str(topics.partitions),
+        "--records",
+        str(expected),
+        "--app-id",
+        f"{topics.prefix}-faust-ceiling",
+        "--data-dir",
+        str(session.work_dir / "data-faust-ceiling"),
+        "--output",
+        str(output),
+        "--timeout-s",
+        str(FAUST_CEILING_TIMEOUT_S),
+    ]
+    with log_path.open("ab") as log_file:
+        completed = subprocess.run(
+            command,
+            cwd=REPO_ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            timeout=FAUST_CEILING_TIMEOUT_S + 60,
+            check=False,
+        )
+    if completed.returncode != 0 or not output.exists():
+        tail = log_path.read_text(errors="replace")[-2000:]
+        raise RuntimeError(
+            f"the bare faust agent exited with {completed.returncode} and no result; "
+            f"see {log_path}:\n{tail}"
+        )
+    return orjson.loads(output.read_bytes())
 
 
 def bare_consumer(

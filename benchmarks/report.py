@@ -142,7 +142,9 @@ started. The worker's CPU time (utime + stime from /proc) over the same interval
 records per CPU-second, which depends less on other load on the machine. Baseline: a bare
 aiokafka consumer in the benchmark process, assigned to the same partitions under a new group,
 reads the same {baseline_records:,} records from the start and only decodes each value with
-`orjson.loads`.
+`orjson.loads`. A second row shows the framework's ceiling: a faust app with the worker's
+faust settings and an agent that only decodes each value (`benchmarks/faust_ceiling.py`, its
+own process and group), timed from its first record to its last.
 """
 
 DELAY_METHOD = """

@@ -486,6 +486,33 @@ def throughput_rows(raw: dict[str, Any]) -> list[Result]:
             ratio=share,
             target="≥ 0.5 × baseline and ≥ 20,000 records/s on one core",
             met=share >= 0.5 and figure >= 20_000,
+        ),
+        *faust_ceiling_rows(raw, figure),
+    ]
+
+
+def faust_ceiling_rows(raw: dict[str, Any], pipeline_rate: float) -> list[Result]:
+    """Return the row of the bare faust agent, whose rate bounds the pipeline's rate."""
+    ceiling = raw.get("faust_ceiling")
+    if ceiling is None:  # results stored before this row existed
+        return []
+    rate = ceiling["records_per_s"]
+    per_cpu = ceiling["records_per_cpu_s"] or 0.0
+    return [
+        Result(
+            key="throughput-faust-ceiling",
+            benchmark="throughput",
+            title="Bare faust agent, same records (framework ceiling)",
+            figure=rate,
+            figure_text=(
+                f"{rate:,.0f} records/s ({per_cpu:,.0f} per CPU-second); the pipeline reaches "
+                f"{ratio(pipeline_rate, rate):.2f} of it"
+            ),
+            baseline=raw["baseline"]["records_per_s"],
+            baseline_text=f"{raw['baseline']['records_per_s']:,.0f} records/s (bare aiokafka consumer + orjson)",
+            ratio=ratio(rate, raw["baseline"]["records_per_s"]),
+            target="none; context for the pipeline's target",
+            met=None,
         )
     ]
 

@@ -8,12 +8,12 @@ and acked: consumer lag never returns to zero, and a restart reads those records
 loses nothing and counts nothing twice, because storage is idempotent, but it repeats work
 and hides real lag.
 
-One way into that state, acks that arrive after faust dropped a revoked partition's acked
-offsets, is closed by `sinks.event_sink.current_generation_ack`. NOTE: the state was seen once,
-in a fault test after repeated SIGKILLs, and that is the only cause found, so the watch stays
-to make any other visible (a log line per stalled partition and the
-`user_insights_commit_stalled` gauge); it does not move any offset. It reads the private
-`_acked` and `_committed_offset` attributes of faust's Consumer.
+One way into that state is closed by `sinks.event_sink.current_generation_ack`: acks that
+arrive after faust dropped a revoked partition's acked offsets. NOTE: the state was seen once,
+in a fault test after repeated SIGKILLs, and that is the only cause found. The watch stays so
+that any other cause becomes visible, as one log line per stalled partition and the
+`user_insights_commit_stalled` gauge. It moves no offset. It reads the private `_acked` and
+`_committed_offset` attributes of faust's Consumer.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """One user's messages: the paginated list and the details of one message.
 
+A user with few event rows gets the list from one read of those rows, grouped in Python
+(`queries.user_rows`); the list query below runs only for users with more rows.
+
 The list reads `notification_events` without FINAL: it uses only the earliest time, the
 event types and the template of each message, which every snapshot of an event carries, so
 extra snapshots change nothing. The details read FINAL, which gives one row per
@@ -17,6 +20,7 @@ from typing import Any
 import orjson
 from clickhouse_connect.driver.client import Client
 
+from queries.user_rows import LIST_COLUMNS, message_list, read_event_rows
 from schemas.events import EVENT_TYPES
 
 # Lifecycle order shown in a timeline; `failed` replaces `delivered` and what follows it.
@@ -106,15 +110,20 @@ def fetch_messages(
     """List a user's messages newest first; `since` is inclusive and `until` exclusive."""
     filters = {"channel": channel, "event": event, "since": since, "until": until}
     filters = {name: value for name, value in filters.items() if value}
-    having = " AND ".join(_LIST_FILTERS[name] for name in filters)
-    sql = _LIST_SQL.format(db=database, having=f"HAVING {having}" if having else "")
-    parameters = {"user_id": user_id, "limit": limit, "offset": offset, **filters}
-    rows = client.query(sql, parameters=parameters).result_rows
-    total = int(rows[0][-1]) if rows else 0
-    if not rows and offset > 0:
-        # A page after the last message has no row to carry the total, so read it from page one.
-        first = client.query(sql, parameters={**parameters, "limit": 1, "offset": 0}).result_rows
-        total = int(first[0][-1]) if first else 0
+    event_rows = read_event_rows(client, database, user_id, LIST_COLUMNS)
+    if event_rows is not None:
+        listed = message_list(
+            event_rows,
+            channel=filters.get("channel"),
+            event=filters.get("event"),
+            since=filters.get("since"),
+            until=filters.get("until"),
+        )
+        total = len(listed)
+        rows = [(*message, total) for message in listed[offset : offset + limit]]
+    else:
+        rows, total = _list_in_engine(client, database, user_id, filters, limit, offset)
+
     messages = [
         {
             "message_id": message_id,
@@ -132,6 +141,26 @@ def fetch_messages(
         ), _ in rows
     ]
     return {"total": total, "limit": limit, "offset": offset, "messages": messages}
+
+
+def _list_in_engine(
+    client: Client,
+    database: str,
+    user_id: str,
+    filters: dict[str, Any],
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[Any, ...]], int]:
+    having = " AND ".join(_LIST_FILTERS[name] for name in filters)
+    sql = _LIST_SQL.format(db=database, having=f"HAVING {having}" if having else "")
+    parameters = {"user_id": user_id, "limit": limit, "offset": offset, **filters}
+    rows = client.query(sql, parameters=parameters).result_rows
+    total = int(rows[0][-1]) if rows else 0
+    if not rows and offset > 0:
+        # A page after the last message has no row to carry the total, so read it from page one.
+        first = client.query(sql, parameters={**parameters, "limit": 1, "offset": 0}).result_rows
+        total = int(first[0][-1]) if first else 0
+    return rows, total
 
 
 def _template(key: str, version: str) -> dict[str, str | None] | None:

@@ -1,4 +1,8 @@
-"""Per-user stats from the events table; totals and daily activity from `user_event_stats`."""
+"""Per-user stats from the events table; totals and daily activity from `user_event_stats`.
+
+A user with few event rows is read row by row and folded in Python (`queries.user_rows`),
+because that is faster than planning the grouping-sets query below.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from queries.user_rows import STATS_COLUMNS, read_event_rows, stats_rows
 from schemas.insights import EventCounts, GroupStats, UserStats, compute_rates
 
 # One query and one read of the user's events give both parts of the stats. On the 2-core
@@ -73,10 +78,32 @@ def fetch_user_stats(
     if since is not None or until is not None:
         parameters.update(since=since or EARLIEST, until=until or LATEST)
         range_condition = _RANGE_CONDITION
-    sql = _STATS_SQL.format(db=database, range=range_condition)
+    event_rows = read_event_rows(
+        client,
+        database,
+        user_id,
+        STATS_COLUMNS,
+        range_condition=range_condition,
+        parameters=parameters,
+    )
+    if event_rows is not None:
+        count_rows, delays = stats_rows(event_rows)
+    else:
+        sql = _STATS_SQL.format(db=database, range=range_condition)
+        count_rows, delays = _grouping_set_rows(client.query(sql, parameters=parameters).result_rows)
 
-    rows = client.query(sql, parameters=parameters).result_rows
+    # statistics.median of an even count is the mean of the two middle values, like
+    # ClickHouse's quantileExactInclusive(0.5); quantileExact(0.5) would return the upper one.
+    delay_rows = [
+        (group is None, group, median(values), len(values)) for group, values in delays.items()
+    ]
+    return build_user_stats(user_id, count_rows, delay_rows)
 
+
+def _grouping_set_rows(
+    rows: list[tuple[Any, ...]],
+) -> tuple[list[tuple[Any, ...]], dict[str | None, list[int]]]:
+    """Split the stats query's rows into count rows and click delays, as `stats_rows` returns."""
     count_rows = []
     delays: dict[str | None, list[int]] = defaultdict(list)
     for level, channel, event, messages, first_at, last_at, message_channel, delay_ms in rows:
@@ -85,12 +112,7 @@ def fetch_user_stats(
             delays[None].append(delay_ms)
         else:
             count_rows.append((level == _PER_EVENT, channel, event, messages, first_at, last_at))
-    # statistics.median of an even count is the mean of the two middle values, like
-    # ClickHouse's quantileExactInclusive(0.5); quantileExact(0.5) would return the upper one.
-    delay_rows = [
-        (group is None, group, median(values), len(values)) for group, values in delays.items()
-    ]
-    return build_user_stats(user_id, count_rows, delay_rows)
+    return count_rows, delays
 
 
 def build_user_stats(
