@@ -181,9 +181,10 @@ while each small insert of the pipeline contains few users.
 
 STATS_METHOD = """
 {lookups:,} random users (seeded, after 50 warm-up lookups) are looked up one after another in
-the same process: `queries.stats.fetch_user_stats` (one query), then
-`queries.messages.fetch_messages` (one query, first page of 50), the reads behind a user's
-page. The sampled users have a median of {median_rows} and at most {max_rows} event rows. Baseline:
+the same process: `queries.stats.fetch_user_stats`, then `queries.messages.fetch_messages`
+(first page of 50), the reads behind a user's page. Each reads the user's event rows in one
+query and folds them in Python, because every sampled user has at most 1,000 event rows
+(`queries.user_rows`). The sampled users have a median of {median_rows} and at most {max_rows} event rows. Baseline:
 `SELECT 1` through the same clickhouse-connect client. Parts, p50 / p99: `fetch_user_stats`
 {stats_p50} / {stats_p99}, `fetch_messages` {messages_p50} / {messages_p99}; the cheapest
 indexed read of the same user (`SELECT count() … WHERE user_id = …`) takes {point_p50} /

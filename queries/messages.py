@@ -34,9 +34,10 @@ IMPLIES: dict[str, tuple[str, ...]] = {
     "failed": ("sent",),
 }
 
-# `{having}` contains only the filters that the caller sets, because the engine plans every
-# expression on each call, even one that filters nothing. It runs on one thread, as the
-# query of `queries.stats` does.
+# The subquery takes each event's earliest snapshot time, as `queries.stats` does, so a
+# snapshot not yet merged away does not move `last_event_at`. `{having}` contains only the
+# filters that the caller sets, because the engine plans every expression on each call, even
+# one that filters nothing. It runs on one thread, as the query of `queries.stats` does.
 _LIST_SQL = """
 SELECT
     message_id,
@@ -44,10 +45,20 @@ SELECT
     min(event_at) AS first_event_at,
     max(event_at) AS last_event_at,
     groupUniqArray(event) AS events,
-    anyIf((template_key, template_version, content_title), event = 'sent') AS sent,
+    anyIf(content, event = 'sent') AS sent,
     count() OVER () AS total
-FROM {db}.notification_events
-WHERE user_id = {{user_id:String}}
+FROM
+(
+    SELECT
+        message_id,
+        event,
+        any(channel) AS channel,
+        min(event_at) AS event_at,
+        any((template_key, template_version, content_title)) AS content
+    FROM {db}.notification_events
+    WHERE user_id = {{user_id:String}}
+    GROUP BY message_id, event
+)
 GROUP BY message_id
 {having}
 ORDER BY first_event_at DESC, message_id DESC
@@ -156,7 +167,7 @@ def _list_in_engine(
     parameters = {"user_id": user_id, "limit": limit, "offset": offset, **filters}
     rows = client.query(sql, parameters=parameters).result_rows
     total = int(rows[0][-1]) if rows else 0
-    if not rows and offset > 0:
+    if not rows and (offset > 0 or limit == 0):
         # A page after the last message has no row to carry the total, so read it from page one.
         first = client.query(sql, parameters={**parameters, "limit": 1, "offset": 0}).result_rows
         total = int(first[0][-1]) if first else 0

@@ -27,10 +27,12 @@ from schemas.insights import EventCounts, GroupStats, UserStats, compute_rates
 #   click-delay medians. minIfOrNull is NULL for a message without one of the two events,
 #   and HAVING drops those messages, so only clicked messages come back.
 #
-# uniqExact over the snapshots of one (message_id, event) counts it once, and every later
-# snapshot of an event has the same or an earlier `event_at`, so no FINAL is needed and any
-# time range is exact to the millisecond. One thread reads the user's few granules, because a
-# second one only added the cost of starting it, about a fifth of the lookup time there.
+# Until a merge, one (message_id, event) may have several snapshots, and a later snapshot has
+# the same or an earlier `event_at` (a later report that occurred earlier). The subquery takes
+# each event's earliest time, which is the time the merged row keeps, so no FINAL is needed
+# and the time range applies to one time per event, exact to the millisecond. One thread
+# reads the user's few granules, because a second one only added the cost of starting it,
+# about a fifth of the lookup time there.
 _STATS_SQL = """
 SELECT
     grouping(event, channel) AS level,
@@ -42,8 +44,14 @@ SELECT
     any(channel) AS message_channel,
     toUnixTimestamp64Milli(minIfOrNull(event_at, event = 'clicked'))
         - toUnixTimestamp64Milli(minIfOrNull(event_at, event = 'sent')) AS delay_ms
-FROM {db}.notification_events
-WHERE user_id = {{user_id:String}}{range}
+FROM
+(
+    SELECT message_id, event, any(channel) AS channel, min(event_at) AS event_at
+    FROM {db}.notification_events
+    WHERE user_id = {{user_id:String}}
+    GROUP BY message_id, event
+)
+WHERE 1 = 1{range}
 GROUP BY GROUPING SETS ((event, channel), (event), (message_id))
 HAVING level != 3 OR delay_ms IS NOT NULL
 SETTINGS group_by_use_nulls = 0, max_threads = 1
@@ -78,16 +86,9 @@ def fetch_user_stats(
     if since is not None or until is not None:
         parameters.update(since=since or EARLIEST, until=until or LATEST)
         range_condition = _RANGE_CONDITION
-    event_rows = read_event_rows(
-        client,
-        database,
-        user_id,
-        STATS_COLUMNS,
-        range_condition=range_condition,
-        parameters=parameters,
-    )
+    event_rows = read_event_rows(client, database, user_id, STATS_COLUMNS)
     if event_rows is not None:
-        count_rows, delays = stats_rows(event_rows)
+        count_rows, delays = stats_rows(event_rows, since=since, until=until)
     else:
         sql = _STATS_SQL.format(db=database, range=range_condition)
         count_rows, delays = _grouping_set_rows(client.query(sql, parameters=parameters).result_rows)

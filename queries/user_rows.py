@@ -8,9 +8,9 @@ the 2-core benchmark machine of docs/benchmarks.md. So `fetch_user_stats` and
 here. For a user with more rows they run the aggregation in the
 engine. Both ways give the same result, and tests compare them on the same data.
 
-The rows are snapshots: a logical event may be stored more than once until a merge. Every
-fold below is a set, a minimum or a maximum over the snapshots, as the SQL is, so duplicates
-change nothing.
+The rows are snapshots: a logical event may be stored more than once until a merge, and a
+later snapshot may have an earlier `event_at`. Both ways take each event at its earliest
+snapshot's time, the time that the merged row keeps, before any time filter.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ LIST_COLUMNS = (
 _ROWS_SQL = """
 SELECT {columns}
 FROM {db}.notification_events
-WHERE user_id = {{user_id:String}}{range}
+WHERE user_id = {{user_id:String}}
 LIMIT {{row_limit:UInt32}}
 SETTINGS max_threads = 1
 """
@@ -48,22 +48,13 @@ _MILLISECOND = timedelta(milliseconds=1)
 
 
 def read_event_rows(
-    client: Any,
-    database: str,
-    user_id: str,
-    columns: Sequence[str],
-    *,
-    range_condition: str = "",
-    parameters: dict[str, Any] | None = None,
+    client: Any, database: str, user_id: str, columns: Sequence[str]
 ) -> list[tuple[Any, ...]] | None:
-    """Read `columns` of the user's event rows, or return None if there are more than the limit.
-
-    `range_condition` is an SQL condition that starts with AND, and `parameters` contains its values.
-    """
+    """Read `columns` of the user's event rows, or return None if there are more than the limit."""
     limit = ROWS_IN_PYTHON_MAX
-    sql = _ROWS_SQL.format(columns=", ".join(columns), db=database, range=range_condition)
-    query_parameters = {**(parameters or {}), "user_id": user_id, "row_limit": limit + 1}
-    rows = client.query(sql, parameters=query_parameters).result_rows
+    sql = _ROWS_SQL.format(columns=", ".join(columns), db=database)
+    parameters = {"user_id": user_id, "row_limit": max(0, limit + 1)}
+    rows = client.query(sql, parameters=parameters).result_rows
     if len(rows) > limit:
         return None
     return rows
@@ -74,13 +65,17 @@ def utc(value: datetime) -> datetime:
 
 
 def stats_rows(
-    rows: list[tuple[Any, ...]],
+    rows: list[tuple[Any, ...]], *, since: datetime | None, until: datetime | None
 ) -> tuple[list[tuple[Any, ...]], dict[str | None, list[int]]]:
-    """Fold (message_id, event, channel, event_at) rows as the stats query's grouping sets do.
+    """Fold (message_id, event, channel, event_at) rows as the stats query does.
 
-    Returns the count rows (is_total, channel, event, messages, first_at, last_at) and the
-    sent-to-click delays in milliseconds per channel, under None for all channels.
+    Each event counts at its earliest snapshot's time, and only if that time is within
+    [since, until). Returns the count rows (is_total, channel, event, messages, first_at,
+    last_at) and the sent-to-click delays in milliseconds per channel, under None for all
+    channels.
     """
+    since = _truncated_to_ms(since)
+    until = _truncated_to_ms(until)
     messages: dict[tuple[str | None, str], set[str]] = defaultdict(set)
     first: dict[tuple[str | None, str], datetime] = {}
     last: dict[tuple[str | None, str], datetime] = {}
@@ -88,17 +83,18 @@ def stats_rows(
     sent_at: dict[str, datetime] = {}
     clicked_at: dict[str, datetime] = {}
 
-    for message_id, event, channel, event_at in rows:
-        event_at = utc(event_at)
+    for (message_id, event), (channel, event_at) in _earliest_snapshots(rows).items():
+        if (since is not None and event_at < since) or (until is not None and event_at >= until):
+            continue
         for group in ((channel, event), (None, event)):
             messages[group].add(message_id)
             first[group] = min(event_at, first.get(group, event_at))
             last[group] = max(event_at, last.get(group, event_at))
         message_channel.setdefault(message_id, channel)
         if event == "sent":
-            sent_at[message_id] = min(event_at, sent_at.get(message_id, event_at))
+            sent_at[message_id] = event_at
         elif event == "clicked":
-            clicked_at[message_id] = min(event_at, clicked_at.get(message_id, event_at))
+            clicked_at[message_id] = event_at
 
     count_rows = [
         (channel is None, channel, event, len(ids), first[(channel, event)], last[(channel, event)])
@@ -115,6 +111,19 @@ def stats_rows(
     return count_rows, delays
 
 
+def _earliest_snapshots(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], tuple[str, datetime]]:
+    # (message_id, event) -> (channel of its first row, earliest event_at of its snapshots)
+    events: dict[tuple[str, str], tuple[str, datetime]] = {}
+    for message_id, event, channel, event_at, *_ in rows:
+        event_at = utc(event_at)
+        known = events.get((message_id, event))
+        if known is None:
+            events[(message_id, event)] = (channel, event_at)
+        elif event_at < known[1]:
+            events[(message_id, event)] = (known[0], event_at)
+    return events
+
+
 def message_list(
     rows: list[tuple[Any, ...]],
     *,
@@ -125,13 +134,19 @@ def message_list(
 ) -> list[tuple[Any, ...]]:
     """Group LIST_COLUMNS rows by message, filter as the list query's HAVING, newest first.
 
-    Each tuple has the list query's columns but the total: message_id, channel,
-    first_event_at, last_event_at, events (a set) and the (template key, template version,
-    title) of the first `sent` row, which are empty strings without one.
+    A message's first and last event times are the earliest and the latest of its events'
+    times, each event at its earliest snapshot's time. Each tuple has the list query's
+    columns but the total: message_id, channel, first_event_at, last_event_at, events (a set)
+    and the (template key, template version, title) of the first `sent` row, which are empty
+    strings without one.
     """
+    sent_content: dict[str, tuple[str, str, str]] = {}
+    for message_id, row_event, _, _, key, version, title in rows:
+        if row_event == "sent":
+            sent_content.setdefault(message_id, (key, version, title))
+
     by_message: dict[str, dict[str, Any]] = {}
-    for message_id, row_event, row_channel, event_at, key, version, title in rows:
-        event_at = utc(event_at)
+    for (message_id, row_event), (row_channel, event_at) in _earliest_snapshots(rows).items():
         item = by_message.get(message_id)
         if item is None:
             item = by_message[message_id] = {
@@ -140,21 +155,20 @@ def message_list(
                 "first_event_at": event_at,
                 "last_event_at": event_at,
                 "events": set(),
-                "sent": None,
             }
         item["first_event_at"] = min(item["first_event_at"], event_at)
         item["last_event_at"] = max(item["last_event_at"], event_at)
         item["events"].add(row_event)
-        if row_event == "sent" and item["sent"] is None:
-            item["sent"] = (key, version, title)
 
+    since = _truncated_to_ms(since)
+    until = _truncated_to_ms(until)
     selected = [
         item
         for item in by_message.values()
         if (channel is None or item["channel"] == channel)
         and (event is None or event in item["events"])
-        and (since is None or item["first_event_at"] >= utc(since))
-        and (until is None or item["first_event_at"] < utc(until))
+        and (since is None or item["first_event_at"] >= since)
+        and (until is None or item["first_event_at"] < until)
     ]
     selected.sort(key=lambda item: (item["first_event_at"], item["message_id"]), reverse=True)
     return [
@@ -164,10 +178,18 @@ def message_list(
             item["first_event_at"],
             item["last_event_at"],
             item["events"],
-            item["sent"] or ("", "", ""),
+            sent_content.get(item["message_id"], ("", "", "")),
         )
         for item in selected
     ]
+
+
+def _truncated_to_ms(value: datetime | None) -> datetime | None:
+    # A DateTime64(3) query parameter drops the digits after the milliseconds; so does this.
+    if value is None:
+        return None
+    value = utc(value)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def _epoch_ms(value: datetime) -> int:

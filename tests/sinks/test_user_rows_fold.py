@@ -3,7 +3,7 @@
 `fetch_user_stats` and `fetch_messages` fold the rows of a user with few rows in Python and
 aggregate in ClickHouse otherwise. Each test stores one user's events, with duplicate
 snapshots, several channels and days, and compares both ways on the real embedded engine.
-Setting `ROWS_IN_PYTHON_MAX` to 0 sends every user with rows to the engine.
+Setting `ROWS_IN_PYTHON_MAX` to -1 sends every call to the engine.
 """
 
 from __future__ import annotations
@@ -78,8 +78,10 @@ def stored_user(chdb_client, clickhouse_db):
 
 
 def in_engine(monkeypatch, read):
+    # With a negative limit the row read returns nothing, so also a user with no rows in the
+    # range goes to the engine.
     with monkeypatch.context() as patch:
-        patch.setattr(user_rows, "ROWS_IN_PYTHON_MAX", 0)
+        patch.setattr(user_rows, "ROWS_IN_PYTHON_MAX", -1)
         return read()
 
 
@@ -143,6 +145,9 @@ def test_stats_fold_exact_values(stored_user):
         {"until": START + timedelta(days=2)},
         {"since": START + timedelta(days=1), "until": START + timedelta(days=2, hours=1)},
         {"channel": "alimtalk", "event": "failed"},
+        # Microseconds beyond the milliseconds: the engine truncates the parameter.
+        {"since": START + timedelta(minutes=30, microseconds=999)},
+        {"until": START + timedelta(days=1, microseconds=1)},
     ],
 )
 def test_message_list_fold_equals_engine(stored_user, monkeypatch, filters):
@@ -188,3 +193,54 @@ def test_unknown_user_folds_empty(chdb_client, clickhouse_db):
     assert stats.by_channel == {}
     assert page["total"] == 0
     assert page["messages"] == []
+
+
+def test_late_earlier_snapshot_counts_once(chdb_client, clickhouse_db, monkeypatch):
+    """A second report that occurred earlier leaves two snapshots until a merge; both count once."""
+    table = f"{clickhouse_db}.notification_events"
+    chdb_client.command(f"SYSTEM STOP MERGES {table}")
+    try:
+        store_reports_of_one_event(chdb_client, clickhouse_db, occurred_minutes=[60, 0])
+        assert chdb_client.query(f"SELECT count() FROM {table}").result_rows[0][0] == 2
+
+        for read in (lambda f: f(), lambda f: in_engine(monkeypatch, f)):
+            after_start = read(
+                lambda: fetch_user_stats(
+                    chdb_client, clickhouse_db, USER, since=START + timedelta(minutes=30)
+                )
+            )
+            around_start = read(
+                lambda: fetch_user_stats(
+                    chdb_client,
+                    clickhouse_db,
+                    USER,
+                    since=START - timedelta(hours=1),
+                    until=START + timedelta(minutes=30),
+                )
+            )
+            everything = read(lambda: fetch_user_stats(chdb_client, clickhouse_db, USER))
+            page = read(lambda: fetch_messages(chdb_client, clickhouse_db, USER))
+
+            assert after_start.total.counts.sent == 0
+            assert around_start.total.counts.sent == 1
+            assert everything.total.last_event_at == START
+            assert page["total"] == 1
+            assert page["messages"][0]["first_event_at"] == START
+            assert page["messages"][0]["last_event_at"] == START
+    finally:
+        chdb_client.command(f"SYSTEM START MERGES {table}")
+
+
+def store_reports_of_one_event(client, database: str, occurred_minutes: list[int]) -> None:
+    """Store one snapshot per report of a single `sent` event, merged as the dedup agent does."""
+    state = None
+    for offset, minutes in enumerate(occurred_minutes, start=1):
+        occurred_at = START + timedelta(minutes=minutes)
+        event = NotificationEvent(
+            event="sent", user_id=USER, message_id="late-1", channel="push", occurred_at=occurred_at
+        )
+        pipeline_ms = int((START + timedelta(minutes=61 + offset)).timestamp() * 1000)
+        position = RecordPosition("events", 0, offset, pipeline_ms)
+        state, _ = merge_report(state, event, position)
+        row = build_event_row(event, state, position)
+        EventWriter(client, database).insert([row], token=f"fold-{next(_tokens)}")
