@@ -180,6 +180,9 @@ def fetch_grand_totals(client: Client, database: str) -> dict[str, int]:
     return totals
 
 
+# NOTE: `user_event_stats` is filled per inserted row, so a second snapshot of an event with
+# an earlier day counts the message on both days here, and its `last_at` keeps the later
+# time, also after merges. The totals are not affected: uniqExactMerge counts it once.
 _ACTIVITY_SQL = """
 SELECT day, event, uniqExactMerge(messages) AS messages
 FROM {db}.user_event_stats
