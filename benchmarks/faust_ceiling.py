@@ -59,7 +59,9 @@ def _parse_arguments() -> argparse.Namespace:
     parser.add_argument("--app-id", required=True, help="faust app id, also the consumer group")
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--output", type=Path, required=True, help="JSON result file")
-    parser.add_argument("--timeout-s", type=float, default=600.0, help="time limit of the run, in seconds")
+    parser.add_argument(
+        "--timeout-s", type=float, default=600.0, help="time limit of the run, in seconds"
+    )
     return parser.parse_args()
 
 
@@ -97,7 +99,8 @@ def _write_result_and_exit(output: Path, progress: dict[str, Any]) -> None:
 def _exit_on_timeout(app: Any, timeout_s: float) -> None:
     @app.timer(timeout_s, name="faust-ceiling-timeout")
     async def give_up() -> None:
-        print(f"faust ceiling: timed out after {timeout_s:.0f} s before the last record", file=sys.stderr, flush=True)
+        message = f"faust ceiling: timed out after {timeout_s:.0f} s before the last record"
+        print(message, file=sys.stderr, flush=True)
         os._exit(EXIT_TIMEOUT)
 
 

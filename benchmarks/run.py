@@ -498,6 +498,7 @@ def faust_ceiling_rows(raw: dict[str, Any], pipeline_rate: float) -> list[Result
         return []
     rate = ceiling["records_per_s"]
     per_cpu = ceiling["records_per_cpu_s"] or 0.0
+    baseline = raw["baseline"]["records_per_s"]
     return [
         Result(
             key="throughput-faust-ceiling",
@@ -508,9 +509,9 @@ def faust_ceiling_rows(raw: dict[str, Any], pipeline_rate: float) -> list[Result
                 f"{rate:,.0f} records/s ({per_cpu:,.0f} per CPU-second); the pipeline reaches "
                 f"{ratio(pipeline_rate, rate):.2f} of it"
             ),
-            baseline=raw["baseline"]["records_per_s"],
-            baseline_text=f"{raw['baseline']['records_per_s']:,.0f} records/s (bare aiokafka consumer + orjson)",
-            ratio=ratio(rate, raw["baseline"]["records_per_s"]),
+            baseline=baseline,
+            baseline_text=f"{baseline:,.0f} records/s (bare aiokafka consumer + orjson)",
+            ratio=ratio(rate, baseline),
             target="none; context for the pipeline's target",
             met=None,
         )

@@ -14,13 +14,13 @@ the details mark what is missing instead of inventing it. An event that a later 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from clickhouse_connect.driver.client import Client
 
-from queries.user_rows import LIST_COLUMNS, message_list, read_event_rows
+from queries.user_rows import LIST_COLUMNS, message_list, read_event_rows, utc
 from schemas.events import EVENT_TYPES
 
 # Lifecycle order shown in a timeline; `failed` replaces `delivered` and what follows it.
@@ -102,9 +102,6 @@ WHERE user_id = {{user_id:String}} AND message_id = {{message_id:String}}
 """
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 def fetch_messages(
     client: Client,
@@ -139,8 +136,8 @@ def fetch_messages(
         {
             "message_id": message_id,
             "channel": message_channel,
-            "first_event_at": _utc(first_at),
-            "last_event_at": _utc(last_at),
+            "first_event_at": utc(first_at),
+            "last_event_at": utc(last_at),
             "events": [e for e in LIFECYCLE if e in events],
             "template": _template(template_key, template_version),
             "title": title or None,
@@ -243,9 +240,9 @@ def _timeline(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "event": event,
                 "status": "reported",
-                "first_occurred_at": _utc(row["first_occurred_at"]),
-                "event_at": _utc(row["event_at"]),
-                "received_at": _utc(row["received_at"]),
+                "first_occurred_at": utc(row["first_occurred_at"]),
+                "event_at": utc(row["event_at"]),
+                "received_at": utc(row["received_at"]),
                 "reports": int(row["reports"]),
                 "devices": int(row["devices"]),
                 "device_id": row["device_id"] or None,
@@ -257,7 +254,7 @@ def _timeline(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _arrived_out_of_order(rows: dict[str, dict[str, Any]]) -> bool:
     """Return whether some event was received before an event that precedes it in the lifecycle."""
-    received = [(LIFECYCLE.index(e), _utc(r["received_at"])) for e, r in rows.items()]
+    received = [(LIFECYCLE.index(e), utc(r["received_at"])) for e, r in rows.items()]
     received.sort()
     times = [at for _, at in received]
     return any(later < earlier for earlier, later in zip(times, times[1:], strict=False))

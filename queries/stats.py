@@ -13,7 +13,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from queries.user_rows import STATS_COLUMNS, read_event_rows, stats_rows
+from queries.user_rows import STATS_COLUMNS, read_event_rows, stats_rows, utc
 from schemas.insights import EventCounts, GroupStats, UserStats, compute_rates
 
 # One query and one read of the user's events give both parts of the stats. On the 2-core
@@ -91,7 +91,8 @@ def fetch_user_stats(
         count_rows, delays = stats_rows(event_rows, since=since, until=until)
     else:
         sql = _STATS_SQL.format(db=database, range=range_condition)
-        count_rows, delays = _grouping_set_rows(client.query(sql, parameters=parameters).result_rows)
+        result = client.query(sql, parameters=parameters)
+        count_rows, delays = _grouping_set_rows(result.result_rows)
 
     # statistics.median of an even count is the mean of the two middle values, like
     # ClickHouse's quantileExactInclusive(0.5); quantileExact(0.5) would return the upper one.
@@ -126,8 +127,8 @@ def build_user_stats(
     for is_total, channel, event, messages, first_at, last_at in rows:
         group = None if is_total else channel
         counts[group][event] = int(messages)
-        first[group] = min(_utc(first_at), first.get(group, _utc(first_at)))
-        last[group] = max(_utc(last_at), last.get(group, _utc(last_at)))
+        first[group] = min(utc(first_at), first.get(group, utc(first_at)))
+        last[group] = max(utc(last_at), last.get(group, utc(last_at)))
 
     delays: dict[str | None, tuple[float, int]] = {}
     for is_total, channel, median_ms, messages in delay_rows:
@@ -154,9 +155,6 @@ def build_user_stats(
         by_channel={channel: group_stats(channel) for channel in channels},
     )
 
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 _TOTALS_SQL = """
